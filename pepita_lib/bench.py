@@ -1,0 +1,152 @@
+"""Speed of PEPITA 1x1024 against the machine's own matmul peak.
+
+For each input shape (MNIST 784, CIFAR-10 3072; 1024 hidden ReLU units, 10 outputs,
+batch 64) this times training steps of
+
+- the library's step (fused outer-product updates into the momentum buffer, the
+  modulated first layer as a rank-10 correction of the clean one), and
+- a plain loop: a straightforward two-pass PyTorch implementation with dense updates
+  and torch.optim.SGD, data in memory,
+
+side by side in one process, and a large square float32 matmul as the peak. FLOPs are
+those the library's step actually executes (matmuls only; elementwise work is counted
+as overhead, not as useful work).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from .config import TrainConfig
+from .data import one_hot
+from .nets import dropout_masks, make_net
+from .optim import SGD
+from .provenance import device_name, resolve_device
+from .rules import make_rule
+
+SHAPES = {"mnist": (784, 60000), "cifar10": (3072, 50000)}
+HIDDEN, CLASSES, BATCH = 1024, 10, 64
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def matmul_peak_gflops(dev: torch.device, n: int = 2048, reps: int = 10) -> float:
+    a = torch.randn(n, n, device=dev)
+    b = torch.randn(n, n, device=dev)
+    c = a @ b
+    best = math.inf
+    for _ in range(reps):
+        _sync(dev)
+        t = time.perf_counter()
+        torch.matmul(a, b, out=c)
+        _sync(dev)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def pepita_step_flops(d0: int, d1: int = HIDDEN, c: int = CLASSES, b: int = BATCH) -> int:
+    """Matmul FLOPs of one library PEPITA step, 1 hidden layer."""
+    return 2 * (
+        b * d0 * d1  # clean a_1 = x W_1^T
+        + b * d1 * c  # clean a_2
+        + d1 * d0 * c  # W_1 F
+        + b * c * d0  # F e (the modulated input, needed for the update's presynaptic term)
+        + b * c * d1  # (W_1 F) e correction of a_1
+        + b * d1 * c  # modulated a_2
+        + b * d0 * d1  # Delta W_1 into the momentum buffer
+        + b * d1 * c  # Delta W_2
+    )
+
+
+def _time_steps(step, steps: int, dev: torch.device) -> float:
+    for _ in range(10):
+        step()
+    _sync(dev)
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(dev)
+    return (time.perf_counter() - t) / steps
+
+
+def _library_step(d0: int, x: torch.Tensor, y: torch.Tensor, dev: torch.device):
+    cfg = TrainConfig(rule="pepita", lr=0.01)
+    gen = torch.Generator().manual_seed(0)
+    net = make_net([d0, HIDDEN, CLASSES], "relu", "he_uniform", 0.1, gen, dev)
+    rule = make_rule(cfg)
+    state = rule.init_state(net, gen)
+    opt = SGD(net.weights, cfg.lr, cfg.momentum)
+    drop = torch.Generator(device=dev).manual_seed(1)
+    n = x.shape[0]
+    pos = [0]
+
+    @torch.no_grad()
+    def step() -> None:
+        i = pos[0]
+        pos[0] = (i + BATCH) % (n - BATCH)
+        xb, t = x[i : i + BATCH], one_hot(y[i : i + BATCH], CLASSES)
+        rule.step(net, state, opt, xb, t, dropout_masks(net, BATCH, drop))
+
+    return step
+
+
+def _plain_step(d0: int, x: torch.Tensor, y: torch.Tensor, dev: torch.device):
+    """A straightforward PEPITA loop: nn.Linear layers, two full passes, dense updates."""
+    torch.manual_seed(0)
+    l1 = torch.nn.Linear(d0, HIDDEN, bias=False).to(dev)
+    l2 = torch.nn.Linear(HIDDEN, CLASSES, bias=False).to(dev)
+    F = (torch.rand(d0, CLASSES, device=dev) * 2 - 1) * 0.05 * math.sqrt(6 / d0)
+    opt = torch.optim.SGD([l1.weight, l2.weight], lr=0.01, momentum=0.9)
+    drop = torch.nn.Dropout(0.1)
+    n = x.shape[0]
+    pos = [0]
+
+    @torch.no_grad()
+    def step() -> None:
+        i = pos[0]
+        pos[0] = (i + BATCH) % (n - BATCH)
+        xb = x[i : i + BATCH]
+        t = torch.nn.functional.one_hot(y[i : i + BATCH], CLASSES).float()
+        mask = drop(torch.ones(BATCH, HIDDEN, device=dev))
+        h1 = torch.relu(l1(xb)) * mask
+        e = torch.softmax(l2(h1), dim=1) - t
+        x_err = xb - e @ F.T
+        h1_err = torch.relu(l1(x_err)) * mask
+        l1.weight.grad = (h1 - h1_err).T @ x_err / BATCH
+        l2.weight.grad = e.T @ h1_err / BATCH
+        opt.step()
+
+    return step
+
+
+def run_bench(shapes: list[str] | None = None, device: str = "cpu", steps: int = 200) -> dict:
+    """Seconds per epoch, GFLOP/s and fraction of matmul peak for each shape."""
+    dev = resolve_device(device)
+    peak = matmul_peak_gflops(dev)
+    out: dict = {
+        "device": device_name(dev),
+        "threads": torch.get_num_threads(),
+        "matmul_peak_gflops": round(peak, 2),
+    }
+    for name in shapes or list(SHAPES):
+        d0, n_train = SHAPES[name]
+        x = torch.rand(4096, d0, device=dev)
+        y = torch.randint(0, CLASSES, (4096,), device=dev)
+        lib = _time_steps(_library_step(d0, x, y, dev), steps, dev)
+        plain = _time_steps(_plain_step(d0, x, y, dev), steps, dev)
+        steps_per_epoch = math.ceil(n_train / BATCH)
+        gflops = pepita_step_flops(d0) / lib / 1e9
+        out[name] = {
+            "seconds_per_epoch": round(lib * steps_per_epoch, 3),
+            "plain_loop_seconds_per_epoch": round(plain * steps_per_epoch, 3),
+            "speedup_vs_plain": round(plain / lib, 3),
+            "gflops": round(gflops, 2),
+            "fraction_of_matmul_peak": round(gflops / peak, 3),
+        }
+    return out

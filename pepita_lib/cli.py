@@ -1,0 +1,238 @@
+"""The ``pepita`` command: train one model, run experiments, inspect results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import TrainConfig, run_id
+from .data import DATASETS, DataNotFoundError, check_name
+from .experiments import EXPERIMENTS, PROFILES
+from .rules import RULES, check_rule
+
+DEFAULTS = TrainConfig()
+
+
+def _filters(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--filter expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    d = DEFAULTS
+    p.add_argument("--dataset", default=d.dataset, help=f"one of {', '.join(DATASETS)}")
+    p.add_argument("--rule", default=d.rule, help=f"one of {', '.join(RULES)}")
+    p.add_argument(
+        "--hidden",
+        type=int,
+        action="append",
+        help="hidden width; repeat for depth (default: one layer of 1024)",
+    )
+    p.add_argument("--activation", default=d.activation)
+    p.add_argument("--init", default=d.init, choices=["he_uniform", "he_normal"])
+    p.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--lr-decay", type=float, default=d.lr_decay)
+    p.add_argument("--decay-epochs", type=int, nargs="*", default=list(d.decay_epochs))
+    p.add_argument("--f-init", default=d.f_init, choices=["uniform", "normal"])
+    p.add_argument("--f-scale", type=float, default=d.f_scale)
+    p.add_argument("--last-error", default=d.last_error, choices=["clean", "modulated"])
+    p.add_argument("--feedback-init", default=d.feedback_init, choices=["uniform", "normal"])
+    p.add_argument("--feedback-scale", type=float, default=d.feedback_scale)
+    p.add_argument("--normalize", action="store_true", help="per-channel mean/std inputs")
+    p.add_argument("--train-subset", type=int)
+    p.add_argument("--test-subset", type=int)
+    p.add_argument("--val-size", type=int, default=0)
+    p.add_argument("--seed", type=int, default=d.seed)
+
+
+def _config_from(args: argparse.Namespace) -> TrainConfig:
+    check_name(args.dataset)
+    check_rule(args.rule)
+    return TrainConfig(
+        dataset=args.dataset,
+        rule=args.rule,
+        hidden=tuple(args.hidden or DEFAULTS.hidden),
+        activation=args.activation,
+        init=args.init,
+        dropout=args.dropout,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        lr_decay=args.lr_decay,
+        decay_epochs=tuple(args.decay_epochs),
+        f_init=args.f_init,
+        f_scale=args.f_scale,
+        last_error=args.last_error,
+        feedback_init=args.feedback_init,
+        feedback_scale=args.feedback_scale,
+        normalize=args.normalize,
+        train_subset=args.train_subset,
+        test_subset=args.test_subset,
+        val_size=args.val_size,
+        seed=args.seed,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .activations import get_activation
+    from .train import train
+
+    cfg = _config_from(args)
+    get_activation(cfg.activation)
+    out = args.out or f"run-{run_id(cfg)}.json"
+    rec = train(
+        cfg,
+        args.device,
+        out=out,
+        progress=not args.quiet,
+        data_root=args.data_root,
+        download=args.download,
+    )
+    fin = rec["final"]
+    acc = fin["test_accuracy"]
+    shown = f"{acc:.4f}" if acc is not None else "n/a"
+    print(
+        f"{rec['status']}: {cfg.rule} on {cfg.dataset}, test accuracy {shown} "
+        f"after {fin['epochs_completed']} epochs, {rec['provenance']['wall_seconds']:.1f} s "
+        f"on {rec['provenance']['device_name']} -> {out}"
+    )
+    return 0 if rec["status"] == "finished" else 3
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_experiment
+
+    counts: dict[str, int] = {}
+    for cfg, outcome in run_experiment(
+        args.experiment,
+        args.profile,
+        args.results,
+        _filters(args.filter),
+        args.device,
+        progress=not args.quiet,
+        data_root=args.data_root,
+        download=args.download,
+    ):
+        key = outcome.split(":")[0]
+        counts[key] = counts.get(key, 0) + 1
+        if outcome != "cached" and not args.quiet:
+            print(
+                f"{outcome.splitlines()[0][:200]}: {cfg.rule} {cfg.dataset} seed={cfg.seed} "
+                f"id={run_id(cfg)}",
+                file=sys.stderr,
+            )
+    print(json.dumps(counts))
+    return 3 if counts.get("no data") else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .runner import status
+
+    names = [args.experiment] if args.experiment else list(EXPERIMENTS)
+    profiles = [args.profile] if args.profile else list(PROFILES)
+    print(f"{'experiment':<16} {'profile':<7} {'finished':>8} {'diverged':>8} {'missing':>8}")
+    for name in names:
+        for prof in profiles:
+            c = status(name, prof, args.results, _filters(args.filter))
+            print(f"{name:<16} {prof:<7} {c['finished']:>8} {c['diverged']:>8} {c['missing']:>8}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import LOSSY_NOTE
+
+    for name, (tv, shape, classes) in DATASETS.items():
+        note = f"  ({LOSSY_NOTE[name]})" if name in LOSSY_NOTE else ""
+        print(f"{name:<14} {classes:>3} classes, images {shape}, torchvision {tv}{note}")
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    for name, cls in RULES.items():
+        print(f"{name:<15} {cls.summary}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    result = run_bench(shapes=args.shape, device=args.device, steps=args.steps)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        for k, v in result.items():
+            print(k, v)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pepita", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train one model and write its run record")
+    _add_train_args(t)
+    t.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    t.add_argument("--out", help="record path (default run-<id>.json)")
+    t.add_argument("--data-root", help="torchvision data root")
+    t.add_argument("--download", action="store_true", help="allow downloading the dataset")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("run", help="train the missing runs of a registered experiment")
+    r.add_argument("experiment", help=f"one of {', '.join(EXPERIMENTS)}")
+    r.add_argument("--profile", default="paper", choices=PROFILES)
+    r.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE")
+    r.add_argument("--results", default="results", type=Path)
+    r.add_argument("--device", default="auto")
+    r.add_argument("--data-root")
+    r.add_argument("--download", action="store_true")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("status", help="finished / diverged / missing runs per profile")
+    s.add_argument("experiment", nargs="?")
+    s.add_argument("--profile", choices=PROFILES)
+    s.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--results", default="results", type=Path)
+    s.set_defaults(func=cmd_status)
+
+    sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)
+    sub.add_parser("rules", help="list learning rules").set_defaults(func=cmd_rules)
+
+    b = sub.add_parser("bench", help="time one epoch of PEPITA 1x1024 against matmul peak")
+    b.add_argument("--shape", action="append", choices=["mnist", "cifar10"])
+    b.add_argument("--device", default="cpu")
+    b.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, DataNotFoundError) as err:
+        print(f"pepita: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pepita: interrupted (stored records are intact)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Run configurations.
+
+A :class:`TrainConfig` holds every setting that changes what a run computes. It is
+frozen and hashable; :func:`run_id` is a hash of its content, so the results cache
+is exact: two runs share an id if and only if they share every setting.
+
+Only fields that differ from their defaults enter the hash. Adding a new field with
+a default that reproduces the old behaviour therefore keeps every stored run valid;
+the rule that follows is that a default, once published, never changes.
+
+The device is deliberately *not* part of the config: a run is the same experiment
+on CPU or CUDA, and the device it actually used is kept in the run's provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data
+    dataset: str = "mnist"
+    normalize: bool = False  # per-channel mean/std normalisation (the paper uses [0,1] inputs)
+    train_subset: int | None = None  # seeded subset of the training set
+    test_subset: int | None = None  # first-N of a seeded permutation of the test set
+    val_size: int = 0  # seeded validation split carved from train (0: none)
+    # network
+    hidden: tuple[int, ...] = (1024,)
+    activation: str = "relu"
+    init: str = "he_uniform"
+    dropout: float = 0.1
+    # learning rule
+    rule: str = "pepita"
+    f_init: str = "uniform"  # PEPITA's F: uniform (original) | normal
+    f_scale: float = 0.05  # the "0.05" of the original F initialisation
+    last_error: str = "clean"  # PEPITA's last-layer error: clean (h_L - t) | modulated
+    feedback_init: str = "uniform"  # B_l of FA / DFA / DRTP: uniform | normal
+    feedback_scale: float = 1.0
+    # optimiser and schedule
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_decay: float = 0.1
+    decay_epochs: tuple[int, ...] = (60, 90)
+    seed: int = 0
+    extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)  # rule-specific knobs
+
+    def __post_init__(self) -> None:
+        # Lists from JSON / CLI become tuples so configs stay hashable and hash alike.
+        for name in ("hidden", "decay_epochs"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        object.__setattr__(self, "extra", tuple(tuple(kv) for kv in self.extra))
+        problems = []
+        if self.epochs < 0:
+            problems.append(f"epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 1:
+            problems.append(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            problems.append(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.dropout < 1:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if any(h < 1 for h in self.hidden):
+            problems.append(f"hidden widths must be >= 1, got {self.hidden}")
+        if self.last_error not in ("clean", "modulated"):
+            problems.append(f"last_error must be 'clean' or 'modulated', got {self.last_error!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["decay_epochs"] = list(self.decay_epochs)
+        d["extra"] = [list(kv) for kv in self.extra]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def non_default(self) -> dict[str, Any]:
+        """The settings that differ from the defaults (what the run id hashes)."""
+        default = TrainConfig().to_dict()
+        return {k: v for k, v in self.to_dict().items() if v != default[k]}
+
+
+def run_id(config: TrainConfig) -> str:
+    """Content hash of a config: 16 hex digits of sha256 over its non-default settings."""
+    blob = json.dumps(config.non_default(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,0 +1,224 @@
+"""Datasets as flat float32 tensors in [0, 1], resident on the training device.
+
+Sources, tried in order:
+
+1. an ``.npz`` mirror ``$PEPITA_DATA_DIR/<name>.npz`` (keys ``x_train``, ``y_train``,
+   ``x_test``, ``y_test``, uint8 images in HWC order), as shipped in ``shared/data``;
+2. torchvision's own files under a data root (``$PEPITA_DATA_ROOT``, default
+   ``~/.cache/pepita/data``), downloaded there only when the caller allows it.
+
+Batches are index slices of these tensors (see :func:`batches`): no DataLoader, no
+worker processes, no host-device copies inside the training loop.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+Tensor = torch.Tensor
+
+# name -> (torchvision class name, image shape (C, H, W), number of classes)
+DATASETS: dict[str, tuple[str, tuple[int, int, int], int]] = {
+    "mnist": ("MNIST", (1, 28, 28), 10),
+    "fashion_mnist": ("FashionMNIST", (1, 28, 28), 10),
+    "cifar10": ("CIFAR10", (3, 32, 32), 10),
+    "cifar100": ("CIFAR100", (3, 32, 32), 100),
+}
+
+# Datasets whose only local copy is known to be lossy; the book flags their numbers.
+LOSSY_NOTE = {
+    "cifar10": "the CIFAR-10 copy in shared/data was re-encoded as JPEG (q75, 4:2:0); "
+    "numbers from it are not directly comparable with published CIFAR-10 results",
+}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """No copy of a dataset was found; the message lists every path tried."""
+
+
+@dataclass
+class Dataset:
+    """Train / (validation) / test split of one dataset, flattened, on one device."""
+
+    name: str
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    x_val: Tensor | None
+    y_val: Tensor | None
+    image_shape: tuple[int, int, int]
+    num_classes: int
+    source: str
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+def check_name(name: str) -> None:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("PEPITA_DATA_ROOT", Path.home() / ".cache" / "pepita" / "data"))
+
+
+def _npz_candidates(name: str) -> list[Path]:
+    env = os.environ.get("PEPITA_DATA_DIR")
+    return [Path(env) / f"{name}.npz"] if env else []
+
+
+def _from_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as d:
+        return d["x_train"], d["y_train"], d["x_test"], d["y_test"]
+
+
+def _from_torchvision(
+    name: str, root: Path, download: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, DATASETS[name][0])
+    out = []
+    for train in (True, False):
+        ds = cls(root=str(root), train=train, download=download)
+        x = ds.data.numpy() if isinstance(ds.data, torch.Tensor) else np.asarray(ds.data)
+        y = np.asarray(ds.targets, dtype=np.int64)
+        out += [x, y]
+    return out[0], out[1], out[2], out[3]
+
+
+def load_arrays(
+    name: str, data_root: str | Path | None = None, download: bool = False
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], str]:
+    """Raw uint8 images and int64 labels of ``name`` and a description of the source."""
+    check_name(name)
+    tried: list[str] = []
+    for path in _npz_candidates(name):
+        if path.is_file():
+            return _from_npz(path), f"npz:{path}"
+        tried.append(f"{path} (npz mirror: not found)")
+    if "PEPITA_DATA_DIR" not in os.environ:
+        tried.append("$PEPITA_DATA_DIR/<name>.npz (PEPITA_DATA_DIR is not set)")
+    root = Path(data_root) if data_root is not None else default_data_root()
+    try:
+        arrays = _from_torchvision(name, root, download)
+        return arrays, f"torchvision:{root}"
+    except RuntimeError as err:  # torchvision: "Dataset not found. You can use download=True"
+        why = "not found" if not download else f"download failed: {err}"
+        tried.append(f"{root} (torchvision {DATASETS[name][0]}: {why})")
+    raise DataNotFoundError(
+        f"dataset {name!r} not found. Tried: " + "; ".join(tried) + ". Fix: set PEPITA_DATA_DIR "
+        f"to a folder holding {name}.npz, or allow a download (--download on the command line, "
+        f"download=True in Python) into {root}."
+    )
+
+
+def _flatten(x: np.ndarray, shape: tuple[int, int, int]) -> Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    if t.ndim == 4:  # N, H, W, C -> N, C, H, W (torchvision's channel-first convention)
+        t = t.permute(0, 3, 1, 2)
+    n = t.shape[0]
+    if tuple(t.shape[1:]) != shape and t.reshape(n, -1).shape[1] != int(np.prod(shape)):
+        raise ValueError(f"images of shape {tuple(t.shape[1:])} do not match {shape}")
+    return t.reshape(n, -1).float().div_(255.0)
+
+
+def load_dataset(
+    name: str,
+    device: str | torch.device = "cpu",
+    *,
+    normalize: bool = False,
+    val_size: int = 0,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    seed: int = 0,
+    data_root: str | Path | None = None,
+    download: bool = False,
+) -> Dataset:
+    """Load ``name`` as flat float32 tensors on ``device``.
+
+    ``val_size`` samples are carved from the training set by a permutation seeded with
+    ``seed`` (never from the test set); ``train_subset`` then keeps the first N of the
+    remaining (already shuffled) training samples; ``test_subset`` the first N of a seeded
+    permutation of the test set (the CIFAR-10 mirror's test set is class-major, so a plain
+    head would hold one class). ``normalize`` standardises each channel with statistics of
+    the training split actually used.
+    """
+    check_name(name)
+    _, shape, num_classes = DATASETS[name]
+    (xtr, ytr, xte, yte), source = load_arrays(name, data_root, download)
+    x_train, x_test = _flatten(xtr, shape), _flatten(xte, shape)
+    y_train, y_test = (
+        torch.from_numpy(np.asarray(ytr, np.int64)),
+        torch.from_numpy(np.asarray(yte, np.int64)),
+    )
+    gen = torch.Generator().manual_seed(seed)
+    x_val = y_val = None
+    n = x_train.shape[0]
+    if val_size or train_subset is not None:
+        if not 0 <= val_size < n:
+            raise ValueError(f"val_size must be in [0, {n}), got {val_size}")
+        perm = torch.randperm(n, generator=gen)
+        if val_size:
+            x_val, y_val = x_train[perm[:val_size]], y_train[perm[:val_size]]
+        rest = perm[val_size:]
+        if train_subset is not None:
+            if not 0 < train_subset <= rest.numel():
+                raise ValueError(f"train_subset must be in [1, {rest.numel()}], got {train_subset}")
+            rest = rest[:train_subset]
+        x_train, y_train = x_train[rest], y_train[rest]
+    if test_subset is not None:
+        if not 0 < test_subset <= x_test.shape[0]:
+            raise ValueError(f"test_subset must be in [1, {x_test.shape[0]}], got {test_subset}")
+        keep = torch.randperm(x_test.shape[0], generator=gen)[:test_subset]
+        x_test, y_test = x_test[keep], y_test[keep]
+    if normalize:
+        c = shape[0]
+        per_channel = x_train.reshape(x_train.shape[0], c, -1)
+        mean = per_channel.mean(dim=(0, 2))
+        std = per_channel.std(dim=(0, 2))
+
+        def norm(x: Tensor) -> Tensor:
+            return ((x.reshape(x.shape[0], c, -1) - mean[:, None]) / std[:, None]).reshape(
+                x.shape[0], -1
+            )
+
+        x_train, x_test = norm(x_train), norm(x_test)
+        if x_val is not None:
+            x_val = norm(x_val)
+    dev = torch.device(device)
+    move = (lambda t: t.to(dev)) if dev.type != "cpu" else (lambda t: t.contiguous())
+    return Dataset(
+        name=name,
+        x_train=move(x_train),
+        y_train=move(y_train),
+        x_test=move(x_test),
+        y_test=move(y_test),
+        x_val=None if x_val is None else move(x_val),
+        y_val=None if y_val is None else move(y_val),
+        image_shape=shape,
+        num_classes=num_classes,
+        source=source,
+    )
+
+
+def one_hot(y: Tensor, num_classes: int) -> Tensor:
+    return torch.nn.functional.one_hot(y, num_classes).to(torch.float32)
+
+
+def batches(
+    n: int, batch_size: int, generator: torch.Generator, device: torch.device
+) -> Iterator[Tensor]:
+    """Shuffled index slices covering 0..n-1 once (the last batch may be smaller)."""
+    perm = torch.randperm(n, generator=generator).to(device)
+    for start in range(0, n, batch_size):
+        yield perm[start : start + batch_size]

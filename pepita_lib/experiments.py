@@ -1,0 +1,126 @@
+"""Named experiments: grids of configs with profiles.
+
+An experiment maps a profile to the list of configs it needs:
+
+- ``smoke``: tiny real-data subsets and 1-2 epochs, seconds on a CPU (CI and quick checks);
+- ``paper``: the schedule of SPEC.md section 2 (full data, batch 64, 100 epochs, SGD with
+  momentum 0.9, lr x0.1 at epochs 60 and 90, dropout 0.1, F scale 0.05).
+
+Learning rates: 0.1 on MNIST-like data (the original MNIST command) and 0.01 on CIFAR
+(the original CIFAR commands). Rules that diverge or drift at those rates get their own,
+chosen on a validation split by the ``lr_search`` experiment (never on the test set);
+``PAPER_LR`` records the choice and the chapter shows the search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import TrainConfig
+
+PROFILES = ("smoke", "paper")
+DATASETS_MAIN = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+BASELINE_RULES = ("bp", "fa", "drtp", "pepita", "pepita_hebbian", "pepita_tl")
+SEEDS = (0, 1, 2, 3, 4)
+
+DATASET_LR = {"mnist": 0.1, "fashion_mnist": 0.1, "cifar10": 0.01, "cifar100": 0.01}
+
+# (rule, dataset) -> lr chosen by the lr_search experiment on a validation split.
+# Filled from results/lr_search: see chapter "Credit assignment without a backward pass".
+PAPER_LR: dict[tuple[str, str], float] = {}
+
+
+def paper_lr(rule: str, dataset: str) -> float:
+    return PAPER_LR.get((rule, dataset), DATASET_LR[dataset])
+
+
+def schedule(profile: str) -> dict:
+    """The training schedule of a profile (settings shared by every experiment)."""
+    if profile == "paper":
+        return {"epochs": 100, "decay_epochs": (60, 90)}
+    if profile == "smoke":
+        return {"epochs": 2, "decay_epochs": (1,), "train_subset": 2000, "test_subset": 1000}
+    raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    grid: Callable[[str], list[TrainConfig]]
+
+    def configs(self, profile: str) -> list[TrainConfig]:
+        schedule(profile)  # validates the profile name
+        return self.grid(profile)
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register(name: str, description: str) -> Callable:
+    def wrap(grid: Callable[[str], list[TrainConfig]]) -> Callable:
+        EXPERIMENTS[name] = Experiment(name, description, grid)
+        return grid
+
+    return wrap
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def filter_configs(configs: list[TrainConfig], filters: dict[str, str]) -> list[TrainConfig]:
+    """Keep configs whose fields match every ``key=value`` (compared as strings)."""
+    if not filters:
+        return configs
+    known = set(TrainConfig().to_dict())
+    bad = set(filters) - known
+    if bad:
+        raise ValueError(
+            f"unknown filter key(s) {', '.join(sorted(bad))}; valid: {', '.join(sorted(known))}"
+        )
+
+    def show(v: object) -> str:
+        if isinstance(v, list | tuple):
+            return ",".join(str(x) for x in v)
+        return str(v)
+
+    return [c for c in configs if all(show(c.to_dict()[k]) == v for k, v in filters.items())]
+
+
+@register("baselines", "BP, FA, DRTP and the PEPITA family, 1x1024, four datasets, 5 seeds")
+def _baselines(profile: str) -> list[TrainConfig]:
+    sched = schedule(profile)
+    seeds = SEEDS if profile == "paper" else (0,)
+    return [
+        TrainConfig(
+            dataset=ds, rule=rule, hidden=(1024,), lr=paper_lr(rule, ds), seed=seed, **sched
+        )
+        for ds in DATASETS_MAIN
+        for rule in BASELINE_RULES
+        for seed in seeds
+    ]
+
+
+LR_GRID = (0.1, 0.03, 0.01, 0.003, 0.001, 0.0003)
+
+
+@register(
+    "lr_search",
+    "learning-rate search on a 10k validation split (10 epochs) for rules that drift at "
+    "the dataset's default rate",
+)
+def _lr_search(profile: str) -> list[TrainConfig]:
+    if profile == "paper":
+        common = {"epochs": 10, "decay_epochs": (), "val_size": 10000}
+    else:
+        common = {**schedule(profile), "val_size": 1000}
+    return [
+        TrainConfig(dataset=ds, rule=rule, lr=lr, **common)
+        for ds in ("mnist", "fashion_mnist")
+        for rule in ("drtp", "pepita_tl")
+        for lr in LR_GRID
+    ]

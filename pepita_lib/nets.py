@@ -1,0 +1,121 @@
+"""Bias-free fully connected networks.
+
+Notation of SPEC.md: L weight layers W_1..W_L, h_0 = x, a_l = W_l h_{l-1},
+h_l = sigma(a_l) for hidden layers, h_L = softmax(a_L). In code rows are samples, so a
+layer computes ``a = h @ W.T`` with ``W`` of shape (d_l, d_{l-1}).
+
+Dropout multiplies hidden activities by a mask m_l (entries 0 or 1/(1-p)). The mask is
+drawn once per training step (:func:`dropout_masks`) and passed to every forward pass of
+that step, so PEPITA's clean and modulated passes see the same sub-network.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .activations import Activation, get_activation
+
+Tensor = torch.Tensor
+
+INITS = ("he_uniform", "he_normal")
+
+
+@dataclass
+class Net:
+    weights: list[Tensor]
+    act: Activation
+    dropout: float = 0.0
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+
+def init_weight(d_out: int, d_in: int, init: str, gen: torch.Generator) -> Tensor:
+    """He initialisation of a (d_out, d_in) weight, fan-in d_in."""
+    if init == "he_uniform":
+        bound = math.sqrt(6.0 / d_in)
+        return (torch.rand(d_out, d_in, generator=gen) * 2 - 1) * bound
+    if init == "he_normal":
+        return torch.randn(d_out, d_in, generator=gen) * math.sqrt(2.0 / d_in)
+    raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
+
+
+def make_net(
+    sizes: list[int],
+    activation: str = "relu",
+    init: str = "he_uniform",
+    dropout: float = 0.0,
+    gen: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+) -> Net:
+    """A net with layer widths ``sizes`` = [d_0, d_1, ..., d_L]."""
+    if len(sizes) < 2:
+        raise ValueError(f"need at least input and output sizes, got {sizes}")
+    gen = gen or torch.Generator().manual_seed(0)
+    weights = [
+        init_weight(sizes[i + 1], sizes[i], init, gen).to(device) for i in range(len(sizes) - 1)
+    ]
+    return Net(weights=weights, act=get_activation(activation), dropout=dropout)
+
+
+def dropout_masks(net: Net, batch: int, gen: torch.Generator | None) -> list[Tensor | None]:
+    """One inverted-dropout mask per hidden layer (None when dropout is off)."""
+    if net.dropout == 0 or gen is None:
+        return [None] * (net.depth - 1)
+    keep = 1.0 - net.dropout
+    # Drawn on the generator's device, so CUDA runs never copy masks from the host.
+    return [
+        (torch.rand(batch, w.shape[0], generator=gen, device=gen.device) < keep).to(w.dtype) / keep
+        for w in net.weights[:-1]
+    ]
+
+
+def forward(
+    net: Net,
+    x: Tensor,
+    masks: list[Tensor | None] | None = None,
+    first_preact: Tensor | None = None,
+) -> tuple[list[Tensor], list[Tensor]]:
+    """Forward pass: returns activities [h_0..h_L] and pre-activations [a_1..a_L].
+
+    ``first_preact`` lets a caller supply a_1 = W_1 h_0 computed another way (PEPITA's
+    modulated pass reuses the clean W_1 x, see rules/pepita.py).
+    """
+    masks = masks or [None] * (net.depth - 1)
+    hs, As = [x], []
+    h = x
+    for l, w in enumerate(net.weights):
+        a = first_preact if (l == 0 and first_preact is not None) else h @ w.T
+        As.append(a)
+        if l == net.depth - 1:
+            h = torch.softmax(a, dim=1)
+        else:
+            h = net.act.f(a)
+            if masks[l] is not None:
+                h = h * masks[l]
+        hs.append(h)
+    return hs, As
+
+
+def predict(net: Net, x: Tensor, chunk: int = 4096) -> Tensor:
+    """Class predictions of the clean, dropout-free net."""
+    out = []
+    for i in range(0, x.shape[0], chunk):
+        h = x[i : i + chunk]
+        for l, w in enumerate(net.weights):
+            a = h @ w.T
+            h = a if l == net.depth - 1 else net.act.f(a)
+        out.append(h.argmax(dim=1))
+    return torch.cat(out)
+
+
+def accuracy(net: Net, x: Tensor, y: Tensor) -> float:
+    return float((predict(net, x) == y).float().mean())

@@ -1,0 +1,83 @@
+"""The interface every learning rule implements, and helpers they share.
+
+A rule is built from a :class:`TrainConfig` (``RULES[name](cfg)``) and has three methods:
+
+- ``init_state(net, gen)``: the rule's own fixed or slow state (feedback
+  matrices), as a dict of tensors on the net's device;
+- ``step(net, state, opt, x, t, masks)``: one training step on a batch (x, one-hot t)
+  with this step's dropout masks; it applies its update through ``opt`` and returns the
+  batch's training loss as a 0-d tensor (kept on the device: no sync per step);
+- ``angles(net, state)``: alignment angles in degrees worth logging once per epoch.
+
+The update maths lives in pure functions next to each rule (``*_updates``), with the
+equation in the docstring; ``step`` only wires them to the optimiser.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import torch
+
+from ..config import TrainConfig
+from ..nets import Net
+from ..optim import SGD
+
+Tensor = torch.Tensor
+Masks = list[Tensor | None]
+
+
+class Rule(Protocol):
+    name: str
+    summary: str
+
+    def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]: ...
+
+    def step(
+        self, net: Net, state: dict[str, Tensor], opt: SGD, x: Tensor, t: Tensor, masks: Masks
+    ) -> Tensor: ...
+
+    def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]: ...
+
+
+def cross_entropy(a_out: Tensor, t: Tensor) -> Tensor:
+    """Mean cross-entropy of softmax(a_out) against one-hot targets t."""
+    return -(torch.log_softmax(a_out, dim=1) * t).sum(dim=1).mean()
+
+
+def angle_deg(a: Tensor, b: Tensor) -> float:
+    """Angle in degrees between vec(a) and vec(b)."""
+    a, b = a.reshape(-1).double(), b.reshape(-1).double()
+    cos = torch.dot(a, b) / (a.norm() * b.norm()).clamp_min(1e-300)
+    return math.degrees(math.acos(float(cos.clamp(-1.0, 1.0))))
+
+
+def product_transpose(weights: list[Tensor]) -> Tensor:
+    """(W_L ... W_1)^T, shaped (d_0, d_L) like PEPITA's F."""
+    p = weights[0].T
+    for w in weights[1:]:
+        p = p @ w.T
+    return p
+
+
+def hidden_derivative(net: Net, a: Tensor, mask: Tensor | None) -> Tensor:
+    """d h_l / d a_l = sigma'(a_l) * m_l (dropout mask included)."""
+    d = net.act.df(a)
+    return d if mask is None else d * mask
+
+
+class RuleBase:
+    """Defaults for rules: configured by a TrainConfig, no state, no angles."""
+
+    name = "base"
+    summary = ""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+
+    def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
+        return {}
+
+    def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]:
+        return {}

@@ -1,0 +1,91 @@
+"""PEPITA: learning from two forward passes (Dellaferrera & Kreiman 2022), minus convention.
+
+Per mini-batch:
+
+1. clean pass h_1..h_L, output error e = h_L - t;
+2. modulated pass on h_0^err = x - F e (F fixed, d_0 x d_L), h_l^err = sigma(W_l h_{l-1}^err),
+   with the same dropout masks as the clean pass;
+3. W_l <- W_l - eta * mean_b Delta W_l with
+       Delta W_l = (h_l - h_l^err) (h_{l-1}^err)^T        for l < L
+       Delta W_L = e (h_{L-1}^err)^T                      (option: e^err = h_L^err - t)
+
+The ICML paper writes x + F e; that is the same rule under F -> -F (F is zero-mean).
+This project uses the minus sign throughout because only that form turns weight
+mirroring, which aligns F with +(W_L...W_1)^T, into descent.
+
+With a single weight layer there is no hidden layer to modulate: the modulated pass is
+skipped and the update is the delta rule e x^T.
+
+Speed: the first layer of the modulated pass is exact algebra on the clean one,
+W_1 (x - F e) = W_1 x - (W_1 F) e, a rank-d_L correction, so the modulated pass costs
+one small (d_1 x d_0)(d_0 x d_L) product instead of a second large first-layer matmul.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..feedback import pepita_F
+from ..nets import Net, forward
+from ..optim import SGD, Outer
+from .base import Masks, RuleBase, angle_deg, cross_entropy, product_transpose
+
+Tensor = torch.Tensor
+
+
+def modulated_input(x: Tensor, F: Tensor, e: Tensor) -> Tensor:
+    """h_0^err = x - F e (rows are samples: x - e F^T)."""
+    return x - e @ F.T
+
+
+def two_passes(
+    net: Net, F: Tensor, x: Tensor, t: Tensor, masks: Masks, reuse_first_layer: bool = True
+) -> tuple[list[Tensor], list[Tensor], list[Tensor], Tensor]:
+    """Clean and modulated passes sharing ``masks``.
+
+    Returns (hs, As, hs_err, e): clean activities and pre-activations, modulated
+    activities [h_0^err..h_L^err], and the clean output error e = h_L - t.
+    """
+    hs, As = forward(net, x, masks)
+    e = hs[-1] - t
+    if net.depth == 1:
+        return hs, As, hs, e
+    x_err = modulated_input(x, F, e)
+    a1_err = As[0] - e @ (net.weights[0] @ F).T if reuse_first_layer else None
+    hs_err, _ = forward(net, x_err, masks, first_preact=a1_err)
+    return hs, As, hs_err, e
+
+
+def pepita_updates(
+    net: Net, F: Tensor, x: Tensor, t: Tensor, masks: Masks, last_error: str = "clean"
+) -> tuple[list[Outer], Tensor]:
+    """PEPITA's Delta W_l for every layer (as outer products) and the clean-pass loss."""
+    hs, As, hs_err, e = two_passes(net, F, x, t, masks)
+    n = x.shape[0]
+    grads = [Outer(hs[l] - hs_err[l], hs_err[l - 1], n) for l in range(1, net.depth)]
+    e_last = e if last_error == "clean" else hs_err[-1] - t
+    grads.append(Outer(e_last, hs_err[-2], n))
+    return grads, cross_entropy(As[-1], t)
+
+
+class PepitaBase(RuleBase):
+    """State shared by the PEPITA family: the fixed feedback F and its alignment angle."""
+
+    def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
+        d0, dL = net.sizes[0], net.sizes[-1]
+        F = pepita_F(d0, dL, self.cfg.f_scale, self.cfg.f_init, gen)
+        return {"F": F.to(net.weights[0].device)}
+
+    def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]:
+        """Angle between vec((W_L ... W_1)^T) and vec(F): 90 degrees means unaligned."""
+        return {"angle_F": angle_deg(product_transpose(net.weights), state["F"])}
+
+
+class Pepita(PepitaBase):
+    name = "pepita"
+    summary = "PEPITA: clean pass, then a pass on x - F e; local differences update W"
+
+    def step(self, net: Net, state: dict, opt: SGD, x: Tensor, t: Tensor, masks: Masks) -> Tensor:
+        grads, loss = pepita_updates(net, state["F"], x, t, masks, self.cfg.last_error)
+        opt.step(net.weights, grads)
+        return loss

@@ -1,0 +1,68 @@
+"""Configs, run ids and the results store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pepita_lib.config import TrainConfig, run_id
+from pepita_lib.experiments import filter_configs, get_experiment, schedule
+from pepita_lib.store import records_to_frames, write_json_atomic
+
+
+def test_run_id_is_a_content_hash():
+    a = TrainConfig(rule="bp", hidden=[1024])
+    assert run_id(a) == run_id(TrainConfig(rule="bp", hidden=(1024,)))
+    assert run_id(a) != run_id(a.replace(seed=1))
+    assert TrainConfig.from_dict(json.loads(json.dumps(a.to_dict()))) == a
+    # only non-default settings enter the hash, so new fields keep old ids valid
+    assert run_id(TrainConfig()) == run_id(TrainConfig(dropout=0.1))
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        TrainConfig(lr=0)
+    with pytest.raises(ValueError, match="unknown config fields: colour"):
+        TrainConfig.from_dict({"colour": 1})
+
+
+def test_atomic_write_leaves_old_record_on_failure(tmp_path):
+    path = tmp_path / "r.json"
+    write_json_atomic(path, {"a": 1})
+    with pytest.raises(ValueError):
+        write_json_atomic(path, {"a": float("nan")})  # NaN is refused, not written
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_experiment_registry_and_filters():
+    cfgs = get_experiment("baselines").configs("paper")
+    assert len(cfgs) == 4 * 6 * 5
+    assert all(c.epochs == 100 and c.decay_epochs == (60, 90) and c.batch_size == 64 for c in cfgs)
+    mnist_pep = filter_configs(cfgs, {"dataset": "mnist", "rule": "pepita"})
+    assert [c.seed for c in mnist_pep] == [0, 1, 2, 3, 4]
+    assert filter_configs(cfgs, {"hidden": "1024"}) == cfgs
+    with pytest.raises(ValueError, match="unknown filter key"):
+        filter_configs(cfgs, {"colour": "red"})
+    with pytest.raises(ValueError, match="unknown experiment"):
+        get_experiment("nope")
+    with pytest.raises(ValueError, match="unknown profile"):
+        schedule("huge")
+
+
+def test_records_to_frames():
+    rec = {
+        "run_id": "x",
+        "experiment": "e",
+        "profile": "smoke",
+        "status": "finished",
+        "config": TrainConfig(hidden=(8, 8)).to_dict(),
+        "final": {"test_accuracy": 0.5},
+        "provenance": {"device_name": "cpu", "wall_seconds": 1.0},
+        "history": [{"epoch": 1, "test_accuracy": 0.4}, {"epoch": 2, "test_accuracy": 0.5}],
+    }
+    runs, hist = records_to_frames([rec])
+    assert runs.loc[0, "hidden"] == "8x8" and runs.loc[0, "depth"] == 2
+    assert runs.loc[0, "final_test_accuracy"] == 0.5
+    assert hist["epoch"].tolist() == [1, 2]
