@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .config import TrainConfig
+from .config import TrainConfig, run_id
 from .data import DataNotFoundError, Dataset
 from .experiments import filter_configs, get_experiment
 from .provenance import resolve_device
@@ -56,15 +56,19 @@ def run_experiment(
     data_root: str | Path | None = None,
     download: bool = False,
     skip_missing_data: bool = True,
+    only: set[str] | None = None,
 ) -> Iterator[tuple[TrainConfig, str]]:
     """Train every missing run of ``experiment`` and write its record; yields (cfg, outcome).
 
     Outcomes: ``cached`` (already stored), ``finished``, ``diverged`` or ``no data: ...``
     (the dataset is not available here; the run stays missing). Configs are grouped by
-    the data they need so each dataset is loaded once.
+    the data they need so each dataset is loaded once. ``only`` restricts the run to
+    configs with these run ids.
     """
     dev = resolve_device(device)
     todo = plan(experiment, profile, results_dir, filters)
+    if only is not None:
+        todo = [(cfg, rec) for cfg, rec in todo if run_id(cfg) in only]
     missing = sorted((cfg for cfg, rec in todo if rec is None), key=lambda c: str(_data_key(c)))
     for cfg, rec in todo:
         if rec is not None:

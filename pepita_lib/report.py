@@ -1,0 +1,227 @@
+"""What chapters use: load an experiment's runs as tidy frames (training only what is
+missing when asked), say what is missing and how to run it, summarise over seeds, and
+draw figures in one consistent style."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import run_id
+from .experiments import filter_configs, get_experiment
+from .runner import run_experiment
+from .store import find_record, records_to_frames
+
+RULE_LABELS = {
+    "bp": "BP",
+    "fa": "FA",
+    "dfa": "DFA",
+    "drtp": "DRTP",
+    "pepita": "PEPITA",
+    "pepita_hebbian": "PEPITA-Hebbian",
+    "pepita_tl": "PEPITA-TL",
+}
+DATASET_LABELS = {
+    "mnist": "MNIST",
+    "fashion_mnist": "Fashion-MNIST",
+    "cifar10": "CIFAR-10 (JPEG copy)",
+    "cifar100": "CIFAR-100",
+}
+
+
+def set_style() -> None:
+    """One look for every figure of the book."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 4)})
+
+
+def load_runs(
+    experiment: str,
+    profile: str,
+    results_dir: str | Path,
+    filters: dict[str, str | Sequence[str]] | None = None,
+    run_missing: bool = False,
+    device: str = "auto",
+) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """Runs of ``experiment`` under ``profile`` as (runs, history, missing configs).
+
+    ``filters`` maps a config field to a value or a list of accepted values. With
+    ``run_missing`` the missing runs are trained first (and stored); otherwise they are
+    returned in ``missing`` so the chapter can say so.
+    """
+    configs = get_experiment(experiment).configs(profile)
+    for key, value in (filters or {}).items():
+        values = [value] if isinstance(value, str | int | float) else list(value)
+        configs = [c for v in values for c in filter_configs(configs, {key: str(v)})]
+    if run_missing:
+        wanted = {run_id(c) for c in configs}
+        # chapters train only when asked, and may then fetch the data through torchvision
+        for _ in run_experiment(
+            experiment,
+            profile,
+            results_dir,
+            None,
+            device,
+            progress=False,
+            download=True,
+            only=wanted,
+        ):
+            pass
+    records, missing = [], []
+    for cfg in configs:
+        rec = find_record(results_dir, experiment, cfg)
+        (records.append(rec) if rec is not None else missing.append(cfg))
+    runs, hist = records_to_frames(records)
+    for frame in (runs, hist):
+        if not frame.empty:
+            frame["Rule"] = frame["rule"].map(RULE_LABELS).fillna(frame["rule"])
+            frame["Dataset"] = frame["dataset"].map(DATASET_LABELS).fillna(frame["dataset"])
+    return runs, hist, missing
+
+
+def missing_note(experiment: str, profile: str, missing: list) -> str:
+    """Markdown saying which runs are not stored yet and the command that makes them."""
+    if not missing:
+        return f"All {experiment} runs this chapter uses under the `{profile}` profile are stored."
+    groups: dict[tuple, list[int]] = {}
+    for c in missing:
+        groups.setdefault((c.rule, c.dataset, "x".join(map(str, c.hidden))), []).append(c.seed)
+    lines = [f"**Not run yet** ({len(missing)} runs of `{experiment}`, profile `{profile}`):", ""]
+    for (rule, ds, hidden), seeds in sorted(groups.items()):
+        lines.append(
+            f"- {RULE_LABELS.get(rule, rule)} on {DATASET_LABELS.get(ds, ds)}, hidden {hidden}, "
+            f"seeds {', '.join(map(str, sorted(seeds)))}: "
+            f"`pepita run {experiment} --profile {profile} --filter rule={rule} "
+            f"--filter dataset={ds}`"
+        )
+    return "\n".join(lines)
+
+
+def mean_std(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
+    v = values.dropna().to_numpy() * scale
+    if v.size == 0:
+        return "n/a"
+    if v.size == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+
+
+def summary(runs: pd.DataFrame, by: list[str], metric: str = "final_test_accuracy") -> pd.DataFrame:
+    """Mean ± std (in %) and the number of seeds of ``metric`` for each group of ``by``."""
+    rows = []
+    for key, grp in runs.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        fin = grp[grp["status"] == "finished"]
+        rows.append(
+            {
+                **dict(zip(by, key)),
+                "ours (%)": mean_std(fin[metric]),
+                "mean": float(fin[metric].mean() * 100) if len(fin) else np.nan,
+                "seeds": len(fin),
+                "diverged": int((grp["status"] == "diverged").sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def styled(df: pd.DataFrame, caption: str | None = None):
+    """A pandas Styler with a fixed id, so re-executed chapters produce identical HTML."""
+    sty = df.style.hide(axis="index").set_uuid("pepita")
+    if caption:
+        sty = sty.set_caption(caption)
+    return sty.format(precision=2)
+
+
+class Shown(str):
+    """A string whose repr is itself, so ``{glue:text}`` prints it without quotes."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def glue_text(name: str, text: str) -> None:
+    from myst_nb import glue
+
+    glue(name, Shown(text), display=False)
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None or value != value else f"{100 * value:.{digits}f}"
+
+
+def plot_curves(
+    hist: pd.DataFrame,
+    y: str = "test_accuracy",
+    ylabel: str = "test accuracy (%)",
+    hue: str = "Rule",
+    col: str = "Dataset",
+    style: str | None = None,
+    scale: float = 100.0,
+    ylim: tuple[float, float] | None = None,
+):
+    """Mean curve over seeds (band: ±1 std) of ``y`` against epoch, one panel per ``col``."""
+    import seaborn as sns
+
+    data = hist.dropna(subset=[y]).copy()
+    data[y] = data[y] * scale
+    g = sns.relplot(
+        data=data,
+        x="epoch",
+        y=y,
+        hue=hue,
+        col=col,
+        style=style,
+        kind="line",
+        errorbar="sd",
+        height=3.6,
+        aspect=1.15,
+        facet_kws={"sharey": False},
+    )
+    g.set_axis_labels("epoch", ylabel)
+    g.set_titles("{col_name}")
+    if ylim is not None:
+        g.set(ylim=ylim)
+    return g
+
+
+MAIN_DATASETS = ["mnist", "fashion_mnist"]
+PEPITA_FAMILY = ["pepita", "pepita_hebbian", "pepita_tl"]
+
+# What each chapter reads: chapter -> need -> (experiment, filters). Tests check that each
+# need is either stored under the `paper` profile or reported missing in the chapter.
+CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
+    "credit_assignment": {
+        "lr": ("lr_search", {}),
+        "main": ("baselines", {"dataset": MAIN_DATASETS, "rule": ["bp", "fa", "drtp"]}),
+    },
+    "pepita": {
+        "main": ("baselines", {"dataset": MAIN_DATASETS, "rule": ["bp", "pepita"]}),
+    },
+    "hebbian_tl": {
+        "depth_lr": ("depth_lr_search", {}),
+        "depth1": ("baselines", {"dataset": MAIN_DATASETS, "rule": PEPITA_FAMILY}),
+        "deeper": ("hebbian_depth", {"dataset": MAIN_DATASETS}),
+        "tl_lr": ("lr_search", {"rule": "pepita_tl"}),
+    },
+}
+
+
+def load_need(
+    chapter: str,
+    need: str,
+    profile: str,
+    results_dir: str | Path,
+    run_missing: bool = False,
+    device: str = "auto",
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(runs, history, note) for one of a chapter's needs; the note is Markdown that says
+    what is missing and how to run it (or that everything is stored)."""
+    experiment, filters = CHAPTER_NEEDS[chapter][need]
+    runs, hist, missing = load_runs(experiment, profile, results_dir, filters, run_missing, device)
+    return runs, hist, missing_note(experiment, profile, missing)
