@@ -129,6 +129,14 @@ def train(
                 break
             row = {"epoch": epoch + 1, "train_loss": train_loss, "lr": opt.lr, "seconds": seconds}
             row.update(evaluate())
+            # Finite loss but overflowing metrics (huge weights): diverged as well.
+            bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+            if bad:
+                status = "diverged"
+                row.update({k: None for k in bad})
+                row["test_accuracy"] = None
+                history.append(row)
+                break
             history.append(row)
             bar.set_postfix(acc=f"{row['test_accuracy']:.4f}", loss=f"{train_loss:.3f}")
             if on_epoch is not None:
