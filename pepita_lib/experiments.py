@@ -35,6 +35,7 @@ PAPER_LR: dict[tuple[str, str], float] = {
     ("drtp", "fashion_mnist"): 0.001,
     # PEPITA-TL: accuracy rises steadily as the rate falls; 3e-4 is the grid's lowest rate.
     ("pepita_tl", "mnist"): 0.0003,
+    ("pepita_tl", "fashion_mnist"): 0.0003,
 }
 
 

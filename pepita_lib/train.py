@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .config import TrainConfig, run_id
 from .data import Dataset, batches, load_dataset, one_hot
