@@ -203,6 +203,9 @@ CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
     "pepita": {
         "main": ("baselines", {"dataset": MAIN_DATASETS, "rule": ["bp", "pepita"]}),
     },
+    "results": {
+        "main": ("baselines", {}),
+    },
     "hebbian_tl": {
         "depth_lr": ("depth_lr_search", {}),
         "depth1": ("baselines", {"dataset": MAIN_DATASETS, "rule": PEPITA_FAMILY}),
