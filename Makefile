@@ -31,7 +31,7 @@ unit: setup
 	$(PY) -m pytest tests
 
 nbval: setup
-	$(PY) -m pytest --nbval chapters --sanitize-with chapters/nbval_sanitize.cfg -p no:cacheprovider
+	cd chapters && ../$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg -p no:cacheprovider --rootdir=. -o addopts="" .
 
 test: lint unit nbval
 

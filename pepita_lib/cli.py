@@ -213,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)
     sub.add_parser("rules", help="list learning rules").set_defaults(func=cmd_rules)
 
+    from .theory_cli import add_theory_parser
+
+    add_theory_parser(sub)
+
     b = sub.add_parser("bench", help="time one epoch of PEPITA 1x1024 against matmul peak")
     b.add_argument("--shape", action="append", choices=["mnist", "cifar10"])
     b.add_argument("--device", default="cpu")

@@ -604,7 +604,7 @@ def _rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.rando
     # independent streams for the initial weights, the training samples and the test set,
     # so that e.g. changing n_test does not change the trajectory
     init, stream, test = np.random.SeedSequence(seed).spawn(3)
-    return tuple(np.random.default_rng(s) for s in (init, stream, test))  # type: ignore
+    return np.random.default_rng(init), np.random.default_rng(stream), np.random.default_rng(test)
 
 
 def _clean(x: Any) -> Any:
