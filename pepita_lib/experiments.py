@@ -189,3 +189,19 @@ def _hebbian_depth(profile: str) -> list[TrainConfig]:
         for rule in ("pepita", "pepita_hebbian", "pepita_tl")
         for seed in seeds
     ]
+
+
+@register(
+    "afa_vs_pepita",
+    "PEPITA next to identically initialised AFA (same weights, F, dropout masks, batch "
+    "order), 1x1024, MNIST and CIFAR-10, 3 seeds",
+)
+def _afa_vs_pepita(profile: str) -> list[TrainConfig]:
+    sched = schedule(profile)
+    seeds = (0, 1, 2) if profile == "paper" else (0,)
+    return [
+        TrainConfig(dataset=ds, rule=rule, hidden=(1024,), lr=DATASET_LR[ds], seed=seed, **sched)
+        for ds in ("mnist", "cifar10")
+        for rule in ("pepita", "afa")
+        for seed in seeds
+    ]

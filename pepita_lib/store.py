@@ -45,8 +45,14 @@ def read_record(path: str | Path) -> dict:
 
 
 def find_record(results_dir: str | Path, experiment: str, cfg: TrainConfig) -> dict | None:
+    """The stored record of ``cfg``: from ``experiment``'s folder, or, since a run id is a
+    hash of the whole config, from any other experiment that already ran the same config."""
     path = record_path(results_dir, experiment, cfg)
-    return read_record(path) if path.is_file() else None
+    if path.is_file():
+        return read_record(path)
+    for other in sorted(Path(results_dir).glob(f"*/{path.name}")):
+        return read_record(other)
+    return None
 
 
 def iter_records(results_dir: str | Path, experiment: str | None = None) -> Iterable[dict]:

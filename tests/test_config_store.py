@@ -66,3 +66,14 @@ def test_records_to_frames():
     assert runs.loc[0, "hidden"] == "8x8" and runs.loc[0, "depth"] == 2
     assert runs.loc[0, "final_test_accuracy"] == 0.5
     assert hist["epoch"].tolist() == [1, 2]
+
+
+def test_find_record_is_content_addressed_across_experiments(tmp_path):
+    from pepita_lib.store import find_record, record_path
+
+    cfg = TrainConfig(rule="pepita", seed=3)
+    write_json_atomic(
+        record_path(tmp_path, "baselines", cfg), {"run_id": "x", "status": "finished"}
+    )
+    assert find_record(tmp_path, "afa_vs_pepita", cfg)["status"] == "finished"
+    assert find_record(tmp_path, "afa_vs_pepita", cfg.replace(seed=4)) is None

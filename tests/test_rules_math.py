@@ -228,3 +228,32 @@ def test_angle_helper():
     assert math.isclose(angle_deg(a, torch.tensor([[0.0, 2.0]])), 90.0)
     assert math.isclose(angle_deg(a, -a), 180.0)
     assert angle_deg(a, 3 * a) < 1e-5
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_afa_is_pepita_to_first_order_in_every_layer(depth):
+    from pepita_lib.rules.afa import afa_updates
+
+    sizes = [30] + [25] * depth + [5]
+    net = double_net(sizes, "tanh")
+    x, t = batch(30, 5, n=64)
+    base = pepita_F(30, 5, 1.0, "normal", torch.Generator().manual_seed(0)).double()
+    rel = []
+    for scale in (1e-2, 1e-3, 1e-4):
+        pep = dense(pepita_updates(net, scale * base, x, t, [None] * depth)[0])
+        afa = dense(afa_updates(net, scale * base, x, t, [None] * depth)[0])
+        rel.append([float((p - a).norm() / a.norm()) for p, a in zip(pep, afa)])
+    for big, small in zip(rel, rel[1:]):  # every layer's gap falls tenfold per decade
+        for b, s in zip(big, small):
+            assert 8 < b / s < 12, rel
+
+
+def test_afa_first_layer_matches_its_closed_form():
+    from pepita_lib.rules.afa import afa_updates
+
+    net = double_net([30, 40, 5], "relu")
+    x, t = batch(30, 5, n=64)
+    F = pepita_F(30, 5, 0.05, "uniform", torch.Generator().manual_seed(0)).double()
+    torch.testing.assert_close(
+        afa_updates(net, F, x, t, [None])[0][0].dense(), afa_first_layer(net, F, x, t)
+    )

@@ -35,7 +35,7 @@ def test_same_seed_same_record(small):
 
 
 @pytest.mark.parametrize(
-    "rule", ["bp", "fa", "dfa", "drtp", "pepita", "pepita_hebbian", "pepita_tl"]
+    "rule", ["bp", "fa", "dfa", "drtp", "pepita", "pepita_hebbian", "pepita_tl", "afa"]
 )
 def test_every_rule_learns_and_records(rule, small, tmp_path):
     lr = 0.01 if rule in ("pepita_tl", "drtp") else 0.1

@@ -1,12 +1,13 @@
 """Learning rules, one file each, behind the interface of :mod:`.base`.
 
 ``RULES`` maps a rule's name to its class; ``make_rule(cfg)`` builds the rule a config
-asks for. Weight mirroring, AFA and Forward-Forward join this registry in their own files.
+asks for. Weight mirroring and Forward-Forward join this registry in their own files.
 """
 
 from __future__ import annotations
 
 from ..config import TrainConfig
+from .afa import AFA
 from .base import Rule, RuleBase
 from .bp import BP
 from .dfa import DFA
@@ -17,7 +18,7 @@ from .pepita_hebbian import PepitaHebbian
 from .pepita_tl import PepitaTL
 
 RULES: dict[str, type[RuleBase]] = {
-    cls.name: cls for cls in (BP, FA, DFA, DRTP, Pepita, PepitaHebbian, PepitaTL)
+    cls.name: cls for cls in (BP, FA, DFA, DRTP, Pepita, PepitaHebbian, PepitaTL, AFA)
 }
 
 
