@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from .config import TrainConfig, run_id
 from .data import Dataset, batches, load_dataset, one_hot
-from .nets import accuracy, dropout_masks, make_net
+from .nets import dropout_masks, make_net
 from .optim import SGD, lr_at
 from .provenance import environment, now, resolve_device
 from .rules import make_rule
@@ -86,9 +86,9 @@ def train(
     opt = SGD(net.weights, cfg.lr, cfg.momentum, cfg.weight_decay)
 
     def evaluate() -> dict:
-        row = {"test_accuracy": accuracy(net, data.x_test, data.y_test)}
+        row = {"test_accuracy": rule.accuracy(net, state, data.x_test, data.y_test)}
         if data.x_val is not None:
-            row["val_accuracy"] = accuracy(net, data.x_val, data.y_val)
+            row["val_accuracy"] = rule.accuracy(net, state, data.x_val, data.y_val)
         row.update(rule.angles(net, state))
         return row
 

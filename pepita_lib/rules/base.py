@@ -1,13 +1,14 @@
 """The interface every learning rule implements, and helpers they share.
 
-A rule is built from a :class:`TrainConfig` (``RULES[name](cfg)``) and has three methods:
+A rule is built from a :class:`TrainConfig` (``RULES[name](cfg)``) and has these methods:
 
 - ``init_state(net, gen)``: the rule's own fixed or slow state (feedback
   matrices), as a dict of tensors on the net's device;
 - ``step(net, state, opt, x, t, masks)``: one training step on a batch (x, one-hot t)
   with this step's dropout masks; it applies its update through ``opt`` and returns the
   batch's training loss as a 0-d tensor (kept on the device: no sync per step);
-- ``angles(net, state)``: alignment angles in degrees worth logging once per epoch.
+- ``angles(net, state)``: alignment angles in degrees worth logging once per epoch;
+- ``accuracy(net, state, x, y)``: how the rule's net is evaluated (argmax by default).
 
 The update maths lives in pure functions next to each rule (``*_updates``), with the
 equation in the docstring; ``step`` only wires them to the optimiser.
@@ -21,7 +22,7 @@ from typing import Protocol
 import torch
 
 from ..config import TrainConfig
-from ..nets import Net
+from ..nets import Net, accuracy
 from ..optim import SGD
 
 Tensor = torch.Tensor
@@ -39,6 +40,8 @@ class Rule(Protocol):
     ) -> Tensor: ...
 
     def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]: ...
+
+    def accuracy(self, net: Net, state: dict[str, Tensor], x: Tensor, y: Tensor) -> float: ...
 
 
 def cross_entropy(a_out: Tensor, t: Tensor) -> Tensor:
@@ -81,3 +84,8 @@ class RuleBase:
 
     def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]:
         return {}
+
+    def accuracy(self, net: Net, state: dict[str, Tensor], x: Tensor, y: Tensor) -> float:
+        """Test-time accuracy; by default the clean, dropout-free forward pass's argmax.
+        Rules that predict otherwise (Forward-Forward: by goodness) override it."""
+        return accuracy(net, x, y)
