@@ -45,7 +45,16 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--lr-decay", type=float, default=d.lr_decay)
     p.add_argument("--decay-epochs", type=int, nargs="*", default=list(d.decay_epochs))
-    p.add_argument("--f-init", default=d.f_init, choices=["uniform", "normal"])
+    p.add_argument("--f-init", default=d.f_init, choices=["uniform", "normal", "factorised"])
+    p.add_argument("--f-mean", type=float, default=d.f_mean)
+    p.add_argument("--act-norm", default=d.act_norm, choices=["none", "batch", "sample"])
+    p.add_argument("--wm-lr", type=float, default=d.wm_lr)
+    p.add_argument("--wm-layer-lr", type=float, nargs="*", default=list(d.wm_layer_lr))
+    p.add_argument("--wm-decay", type=float, default=d.wm_decay)
+    p.add_argument("--wm-noise", type=float, default=d.wm_noise)
+    p.add_argument("--wm-schedule", default=d.wm_schedule, choices=["batch", "epoch", "none"])
+    p.add_argument("--wm-every", type=int, default=d.wm_every)
+    p.add_argument("--wm-pre-epochs", type=int, default=d.wm_pre_epochs)
     p.add_argument("--f-scale", type=float, default=d.f_scale)
     p.add_argument("--last-error", default=d.last_error, choices=["clean", "modulated"])
     p.add_argument("--feedback-init", default=d.feedback_init, choices=["uniform", "normal"])
@@ -75,6 +84,15 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         lr_decay=args.lr_decay,
         decay_epochs=tuple(args.decay_epochs),
         f_init=args.f_init,
+        f_mean=args.f_mean,
+        act_norm=args.act_norm,
+        wm_lr=args.wm_lr,
+        wm_layer_lr=tuple(args.wm_layer_lr),
+        wm_decay=args.wm_decay,
+        wm_noise=args.wm_noise,
+        wm_schedule=args.wm_schedule,
+        wm_every=args.wm_every,
+        wm_pre_epochs=args.wm_pre_epochs,
         f_scale=args.f_scale,
         last_error=args.last_error,
         feedback_init=args.feedback_init,

@@ -34,13 +34,23 @@ class TrainConfig:
     activation: str = "relu"
     init: str = "he_uniform"
     dropout: float = 0.1
+    act_norm: str = "none"  # after hidden activations: none | batch (Frobenius) | sample (L2)
     # learning rule
     rule: str = "pepita"
-    f_init: str = "uniform"  # PEPITA's F: uniform (original) | normal
+    f_init: str = "uniform"  # PEPITA's F: uniform (original) | normal | factorised
     f_scale: float = 0.05  # the "0.05" of the original F initialisation
+    f_mean: float = 0.0  # mean of F's entries, in units of their standard deviation
     last_error: str = "clean"  # PEPITA's last-layer error: clean (h_L - t) | modulated
     feedback_init: str = "uniform"  # B_l of FA / DFA / DRTP: uniform | normal
     feedback_scale: float = 1.0
+    # weight mirroring of the factorised F = B_1 ... B_L (rule pepita_wm)
+    wm_lr: float = 0.01  # mirror learning rate (authors' default)
+    wm_layer_lr: tuple[float, ...] = ()  # per-layer mirror rates overriding wm_lr
+    wm_decay: float = 1e-4  # lambda_wm
+    wm_noise: float = 0.1  # amplitude of the mirroring noise
+    wm_schedule: str = "batch"  # batch | epoch (a full mirroring pass) | none
+    wm_every: int = 1  # with wm_schedule="epoch": mirror every k-th epoch
+    wm_pre_epochs: int = 0  # mirroring-only epochs before training
     # optimiser and schedule
     epochs: int = 100
     batch_size: int = 64
@@ -56,6 +66,7 @@ class TrainConfig:
         # Lists from JSON / CLI become tuples so configs stay hashable and hash alike.
         for name in ("hidden", "decay_epochs"):
             object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        object.__setattr__(self, "wm_layer_lr", tuple(float(v) for v in self.wm_layer_lr))
         object.__setattr__(self, "extra", tuple(tuple(kv) for kv in self.extra))
         problems = []
         if self.epochs < 0:
@@ -70,6 +81,15 @@ class TrainConfig:
             problems.append(f"hidden widths must be >= 1, got {self.hidden}")
         if self.last_error not in ("clean", "modulated"):
             problems.append(f"last_error must be 'clean' or 'modulated', got {self.last_error!r}")
+        if self.act_norm not in ("none", "batch", "sample"):
+            problems.append(f"act_norm must be none, batch or sample, got {self.act_norm!r}")
+        if self.wm_schedule not in ("batch", "epoch", "none"):
+            problems.append(f"wm_schedule must be batch, epoch or none, got {self.wm_schedule!r}")
+        if self.wm_layer_lr and len(self.wm_layer_lr) != len(self.hidden) + 1:
+            problems.append(
+                f"wm_layer_lr needs one rate per weight layer ({len(self.hidden) + 1}), "
+                f"got {len(self.wm_layer_lr)}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -80,6 +100,7 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         d["decay_epochs"] = list(self.decay_epochs)
+        d["wm_layer_lr"] = list(self.wm_layer_lr)
         d["extra"] = [list(kv) for kv in self.extra]
         return d
 

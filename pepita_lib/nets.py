@@ -28,6 +28,7 @@ class Net:
     weights: list[Tensor]
     act: Activation
     dropout: float = 0.0
+    norm: str = "none"  # activation normalisation after hidden layers: none | batch | sample
 
     @property
     def sizes(self) -> list[int]:
@@ -55,6 +56,7 @@ def make_net(
     dropout: float = 0.0,
     gen: torch.Generator | None = None,
     device: str | torch.device = "cpu",
+    norm: str = "none",
 ) -> Net:
     """A net with layer widths ``sizes`` = [d_0, d_1, ..., d_L]."""
     if len(sizes) < 2:
@@ -63,7 +65,17 @@ def make_net(
     weights = [
         init_weight(sizes[i + 1], sizes[i], init, gen).to(device) for i in range(len(sizes) - 1)
     ]
-    return Net(weights=weights, act=get_activation(activation), dropout=dropout)
+    return Net(weights=weights, act=get_activation(activation), dropout=dropout, norm=norm)
+
+
+def normalise(h: Tensor, norm: str) -> Tensor:
+    """Activation normalisation (SPEC 1.6): divide the whole batch matrix by its Frobenius
+    norm ("batch", as one public implementation does) or each sample by its L2 norm."""
+    if norm == "batch":
+        return h / h.norm().clamp_min(1e-12)
+    if norm == "sample":
+        return h / h.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return h
 
 
 def dropout_masks(net: Net, batch: int, gen: torch.Generator | None) -> list[Tensor | None]:
@@ -98,7 +110,7 @@ def forward(
         if l == net.depth - 1:
             h = torch.softmax(a, dim=1)
         else:
-            h = net.act.f(a)
+            h = normalise(net.act.f(a), net.norm)
             if masks[l] is not None:
                 h = h * masks[l]
         hs.append(h)
@@ -106,7 +118,12 @@ def forward(
 
 
 def predict(net: Net, x: Tensor, chunk: int = 4096) -> Tensor:
-    """Class predictions of the clean, dropout-free net."""
+    """Class predictions of the clean, dropout-free net.
+
+    Activation normalisation is left out: it rescales each sample (or the whole chunk) by
+    a positive factor, which for positively homogeneous units (ReLU, linear) leaves the
+    argmax unchanged, and it keeps predictions independent of how samples are chunked.
+    """
     out = []
     for i in range(0, x.shape[0], chunk):
         h = x[i : i + chunk]

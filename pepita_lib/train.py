@@ -78,9 +78,13 @@ def train(
     sizes = [data.input_dim, *cfg.hidden, data.num_classes]
 
     init_gen = torch.Generator().manual_seed(cfg.seed)
-    net = make_net(sizes, cfg.activation, cfg.init, cfg.dropout, init_gen, dev)
+    net = make_net(sizes, cfg.activation, cfg.init, cfg.dropout, init_gen, dev, cfg.act_norm)
     rule = make_rule(cfg)
     state = rule.init_state(net, init_gen)
+    n = data.x_train.shape[0]
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    with torch.no_grad():
+        rule.before_training(net, state, steps_per_epoch)
     order_gen = torch.Generator().manual_seed(cfg.seed + 1)
     drop_gen = torch.Generator(device=dev).manual_seed(cfg.seed + 2)
     opt = SGD(net.weights, cfg.lr, cfg.momentum, cfg.weight_decay)
@@ -95,7 +99,6 @@ def train(
     initial = evaluate()
     history: list[dict] = []
     status = "finished"
-    n = data.x_train.shape[0]
     bar = tqdm(
         range(cfg.epochs),
         desc=f"{cfg.rule}/{cfg.dataset}",
@@ -107,6 +110,7 @@ def train(
         for epoch in bar:
             te = time.perf_counter()
             opt.lr = lr_at(epoch, cfg.lr, cfg.lr_decay, cfg.decay_epochs)
+            rule.begin_epoch(net, state, epoch, steps_per_epoch)
             loss_sum = torch.zeros((), device=dev)
             for idx in batches(n, cfg.batch_size, order_gen, dev):
                 x = data.x_train[idx]

@@ -1,7 +1,7 @@
 """Learning rules, one file each, behind the interface of :mod:`.base`.
 
 ``RULES`` maps a rule's name to its class; ``make_rule(cfg)`` builds the rule a config
-asks for. Weight mirroring and Forward-Forward join this registry in their own files.
+asks for. Forward-Forward joins this registry in its own file.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from .fa import FA
 from .pepita import Pepita
 from .pepita_hebbian import PepitaHebbian
 from .pepita_tl import PepitaTL
+from .pepita_wm import PepitaWM
 
 RULES: dict[str, type[RuleBase]] = {
-    cls.name: cls for cls in (BP, FA, DFA, DRTP, Pepita, PepitaHebbian, PepitaTL, AFA)
+    cls.name: cls for cls in (BP, FA, DFA, DRTP, Pepita, PepitaHebbian, PepitaTL, PepitaWM, AFA)
 }
 
 
@@ -27,8 +28,18 @@ def check_rule(name: str) -> None:
         raise ValueError(f"unknown rule {name!r}; valid: {', '.join(RULES)}")
 
 
+# Rules whose updates use sigma'(a): their hand-written derivatives ignore activation
+# normalisation, so they refuse it rather than silently learn with the wrong gradient.
+NEEDS_DERIVATIVE = ("bp", "fa", "dfa", "drtp", "afa")
+
+
 def make_rule(cfg: TrainConfig) -> Rule:
     check_rule(cfg.rule)
+    if cfg.act_norm != "none" and cfg.rule in NEEDS_DERIVATIVE:
+        raise ValueError(
+            f"act_norm={cfg.act_norm!r} is only supported by forward-only rules; "
+            f"{cfg.rule!r} uses sigma'(a) and does not differentiate the normalisation"
+        )
     return RULES[cfg.rule](cfg)
 
 

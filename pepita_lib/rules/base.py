@@ -8,7 +8,8 @@ A rule is built from a :class:`TrainConfig` (``RULES[name](cfg)``) and has these
   with this step's dropout masks; it applies its update through ``opt`` and returns the
   batch's training loss as a 0-d tensor (kept on the device: no sync per step);
 - ``angles(net, state)``: alignment angles in degrees worth logging once per epoch;
-- ``accuracy(net, state, x, y)``: how the rule's net is evaluated (argmax by default).
+- ``accuracy(net, state, x, y)``: how the rule's net is evaluated (argmax by default);
+- ``before_training`` and ``begin_epoch``: hooks for slow state (weight mirroring).
 
 The update maths lives in pure functions next to each rule (``*_updates``), with the
 equation in the docstring; ``step`` only wires them to the optimiser.
@@ -42,6 +43,12 @@ class Rule(Protocol):
     def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]: ...
 
     def accuracy(self, net: Net, state: dict[str, Tensor], x: Tensor, y: Tensor) -> float: ...
+
+    def before_training(self, net: Net, state: dict[str, Tensor], steps_per_epoch: int) -> None: ...
+
+    def begin_epoch(
+        self, net: Net, state: dict[str, Tensor], epoch: int, steps_per_epoch: int
+    ) -> None: ...
 
 
 def cross_entropy(a_out: Tensor, t: Tensor) -> Tensor:
@@ -84,6 +91,14 @@ class RuleBase:
 
     def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]:
         return {}
+
+    def before_training(self, net: Net, state: dict[str, Tensor], steps_per_epoch: int) -> None:
+        """Called once before the first epoch (e.g. pre-mirroring); no-op by default."""
+
+    def begin_epoch(
+        self, net: Net, state: dict[str, Tensor], epoch: int, steps_per_epoch: int
+    ) -> None:
+        """Called at the start of every (0-based) epoch; no-op by default."""
 
     def accuracy(self, net: Net, state: dict[str, Tensor], x: Tensor, y: Tensor) -> float:
         """Test-time accuracy; by default the clean, dropout-free forward pass's argmax.

@@ -23,9 +23,11 @@ one small (d_1 x d_0)(d_0 x d_L) product instead of a second large first-layer m
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ..feedback import pepita_F
+from ..feedback import factorised_F, pepita_F, renormalise
 from ..nets import Net, forward
 from ..optim import SGD, Outer
 from .base import Masks, RuleBase, angle_deg, cross_entropy, product_transpose
@@ -74,9 +76,19 @@ class PepitaBase(RuleBase):
     """State shared by the PEPITA family: the fixed feedback F and its alignment angle."""
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
+        """F drawn as the config says: i.i.d. uniform (original) or normal entries, or the
+        product of normal factors B_1 ... B_L renormalised to the same std (SPEC 1.3)."""
+        cfg, dev = self.cfg, net.weights[0].device
         d0, dL = net.sizes[0], net.sizes[-1]
-        F = pepita_F(d0, dL, self.cfg.f_scale, self.cfg.f_init, gen)
-        return {"F": F.to(net.weights[0].device)}
+        if cfg.f_init == "factorised":
+            factors = [b.to(dev) for b in factorised_F(net.sizes, cfg.f_scale, gen)]
+            F = renormalise(factors, self.target_std(net)) + cfg.f_mean * self.target_std(net)
+            return {"F": F, **{f"B{l}": b for l, b in enumerate(factors, start=1)}}
+        F = pepita_F(d0, dL, cfg.f_scale, cfg.f_init, gen, cfg.f_mean)
+        return {"F": F.to(dev)}
+
+    def target_std(self, net: Net) -> float:
+        return self.cfg.f_scale * math.sqrt(2.0 / net.sizes[0])
 
     def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]:
         """Angle between vec((W_L ... W_1)^T) and vec(F): 90 degrees means unaligned."""

@@ -1,0 +1,117 @@
+"""Weight mirroring of a factorised F, activation normalisation, F initialisations."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import batch, double_net
+
+from pepita_lib.activations import get_activation
+from pepita_lib.config import TrainConfig
+from pepita_lib.feedback import factorised_F, pepita_F, product, renormalise
+from pepita_lib.nets import forward, make_net
+from pepita_lib.rules import make_rule
+from pepita_lib.rules.base import angle_deg
+from pepita_lib.rules.bp import bp_updates
+from pepita_lib.rules.pepita import pepita_updates
+from pepita_lib.rules.pepita_wm import mirror_step
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_mirroring_aligns_a_factor_with_its_layer(activation):
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(40, 60, generator=g, dtype=torch.float64) / math.sqrt(60)
+    B = torch.randn(60, 40, generator=g, dtype=torch.float64) * 0.05
+    start = angle_deg(W.T, B)
+    for _ in range(2000):
+        mirror_step(W, B, get_activation(activation), 0.1, 0.5, 1e-4, 64, g, False)
+    assert start > 80 and angle_deg(W.T, B) < 10
+
+
+@pytest.mark.parametrize("L", [1, 2, 3, 4, 5])
+def test_renormalisation_is_exact_for_every_depth(L):
+    sizes = [50] + [40] * (L - 1) + [10]
+    factors = factorised_F(sizes, 0.05, torch.Generator().manual_seed(L))
+    factors = [f.double() for f in factors]
+    target = 0.05 * math.sqrt(2 / 50)
+    factors[0].mul_(7.0)  # knock the product off its target, as a mirror step would
+    F = renormalise(factors, target)
+    assert abs(float(F.std()) / target - 1) < 1e-6
+    assert abs(float(product(factors).std()) / target - 1) < 1e-6
+
+
+def test_factorised_initialisation_has_the_target_std_in_expectation():
+    sizes = [784, 1024, 1024, 10]
+    F = product(factorised_F(sizes, 0.05, torch.Generator().manual_seed(0)))
+    assert abs(float(F.std()) / (0.05 * math.sqrt(2 / 784)) - 1) < 0.1
+
+
+def test_f_with_nonzero_mean():
+    F = pepita_F(784, 10, 0.05, "uniform", torch.Generator().manual_seed(0), mean=1.0)
+    std = 0.05 * math.sqrt(2 / 784)
+    assert abs(float(F.mean()) / std - 1) < 0.05 and abs(float(F.std()) / std - 1) < 0.05
+
+
+def test_mirrored_f_makes_pepita_a_descent_direction():
+    sizes = [20, 15, 15, 5]
+    net = double_net(sizes, "linear")
+    x, t = batch(20, 5, n=64)
+    cfg = TrainConfig(rule="pepita_wm", hidden=(15, 15), wm_lr=0.5, batch_size=64)
+    rule = make_rule(cfg)
+    state = rule.init_state(net, torch.Generator().manual_seed(1))
+    state = {k: v.double() for k, v in state.items()}
+    rule.noise_gen = torch.Generator().manual_seed(2)
+    rule.mirror(net, state, rounds=3000)
+    assert rule.angles(net, state)["angle_F"] < 20
+    pep = pepita_updates(net, state["F"], x, t, [None] * 2)[0][0].dense()
+    bp = bp_updates(net, x, t, [None] * 2)[0][0].dense()
+    cos = float((pep * bp).sum() / (pep.norm() * bp.norm()))
+    pep_neg = pepita_updates(net, -state["F"], x, t, [None] * 2)[0][0].dense()
+    cos_neg = float((pep_neg * bp).sum() / (pep_neg.norm() * bp.norm()))
+    assert cos > 0.1 and cos_neg < -0.1
+
+
+@pytest.mark.parametrize("norm", ["batch", "sample"])
+def test_activation_normalisation(norm):
+    net = make_net([20, 30, 30, 5], "relu", norm=norm, gen=torch.Generator().manual_seed(0))
+    x = torch.rand(16, 20, generator=torch.Generator().manual_seed(1))
+    hs, _ = forward(net, x)
+    for h in hs[1:-1]:
+        if norm == "batch":
+            assert abs(float(h.norm()) - 1) < 1e-5
+        else:
+            torch.testing.assert_close(h.norm(dim=1), torch.ones(16))
+    with pytest.raises(ValueError, match="only supported by forward-only rules"):
+        make_rule(TrainConfig(rule="bp", act_norm=norm))
+
+
+def test_wm_schedules_and_layer_rates():
+    with pytest.raises(ValueError, match="one rate per weight layer"):
+        TrainConfig(rule="pepita_wm", hidden=(8, 8), wm_layer_lr=(0.1,))
+    with pytest.raises(ValueError, match="wm_schedule"):
+        TrainConfig(wm_schedule="sometimes")
+
+
+def test_pepita_wm_learns_and_aligns_on_mnist(mnist):
+    from pepita_lib.data import load_dataset
+    from pepita_lib.train import train
+
+    small = load_dataset("mnist", download=True, train_subset=2000, test_subset=500)
+    common = dict(
+        dataset="mnist", lr=0.1, epochs=2, train_subset=2000, test_subset=500, decay_epochs=()
+    )
+    wm = train(
+        TrainConfig(rule="pepita_wm", wm_pre_epochs=1, wm_lr=1.0, **common),
+        "cpu",
+        small,
+        progress=False,
+    )
+    assert wm["status"] == "finished" and wm["final"]["test_accuracy"] > 0.5
+    # pre-mirroring already turned F towards (W_2 W_1)^T before the first update
+    plain = train(
+        TrainConfig(rule="pepita_wm", wm_schedule="none", **common), "cpu", small, progress=False
+    )
+    assert wm["initial"]["angle_F"] < plain["initial"]["angle_F"] - 10
+    assert wm["history"][-1]["angle_W1T_B1"] < plain["history"][-1]["angle_W1T_B1"]
