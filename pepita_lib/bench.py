@@ -75,6 +75,13 @@ def _time_steps(step, steps: int, dev: torch.device) -> float:
     return (time.perf_counter() - t) / steps
 
 
+def _cycle(x: torch.Tensor, y: torch.Tensor):
+    """Endless consecutive batches of the in-memory data (the same for both loops)."""
+    while True:
+        for i in range(0, x.shape[0] - BATCH + 1, BATCH):
+            yield x[i : i + BATCH], y[i : i + BATCH]
+
+
 def _library_step(d0: int, x: torch.Tensor, y: torch.Tensor, dev: torch.device):
     cfg = TrainConfig(rule="pepita", lr=0.01)
     gen = torch.Generator().manual_seed(0)
@@ -83,14 +90,12 @@ def _library_step(d0: int, x: torch.Tensor, y: torch.Tensor, dev: torch.device):
     state = rule.init_state(net, gen)
     opt = SGD(net.weights, cfg.lr, cfg.momentum)
     drop = torch.Generator(device=dev).manual_seed(1)
-    n = x.shape[0]
-    pos = [0]
+    data = _cycle(x, y)
 
     @torch.no_grad()
     def step() -> None:
-        i = pos[0]
-        pos[0] = (i + BATCH) % (n - BATCH)
-        xb, t = x[i : i + BATCH], one_hot(y[i : i + BATCH], CLASSES)
+        xb, yb = next(data)
+        t = one_hot(yb, CLASSES)
         rule.step(net, state, opt, xb, t, dropout_masks(net, BATCH, drop))
 
     return step
@@ -104,15 +109,12 @@ def _plain_step(d0: int, x: torch.Tensor, y: torch.Tensor, dev: torch.device):
     F = (torch.rand(d0, CLASSES, device=dev) * 2 - 1) * 0.05 * math.sqrt(6 / d0)
     opt = torch.optim.SGD([l1.weight, l2.weight], lr=0.01, momentum=0.9)
     drop = torch.nn.Dropout(0.1)
-    n = x.shape[0]
-    pos = [0]
+    data = _cycle(x, y)
 
     @torch.no_grad()
     def step() -> None:
-        i = pos[0]
-        pos[0] = (i + BATCH) % (n - BATCH)
-        xb = x[i : i + BATCH]
-        t = torch.nn.functional.one_hot(y[i : i + BATCH], CLASSES).float()
+        xb, yb = next(data)
+        t = torch.nn.functional.one_hot(yb, CLASSES).float()
         mask = drop(torch.ones(BATCH, HIDDEN, device=dev))
         h1 = torch.relu(l1(xb)) * mask
         e = torch.softmax(l2(h1), dim=1) - t

@@ -66,11 +66,15 @@ class DFA(RuleBase):
     name = "dfa"
     summary = "direct feedback alignment: B_l e straight to each hidden layer"
 
+    def signal(self, t: Tensor) -> Tensor | None:
+        """What B_l projects to the hidden layers: the error (None: computed in the pass)."""
+        return None
+
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         return init_direct_feedback(net, self.cfg, gen)
 
     def step(self, net: Net, state: dict, opt: SGD, x: Tensor, t: Tensor, masks: Masks) -> Tensor:
-        grads, loss = direct_updates(net, direct_B(net, state), None, x, t, masks)
+        grads, loss = direct_updates(net, direct_B(net, state), self.signal(t), x, t, masks)
         opt.step(net.weights, grads)
         return loss
 

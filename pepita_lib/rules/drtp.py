@@ -16,25 +16,14 @@ from __future__ import annotations
 
 import torch
 
-from ..nets import Net
-from ..optim import SGD
-from .base import Masks, RuleBase
-from .dfa import direct_angles, direct_B, direct_updates, init_direct_feedback
+from .dfa import DFA
 
 Tensor = torch.Tensor
 
 
-class DRTP(RuleBase):
+class DRTP(DFA):
     name = "drtp"
     summary = "direct random target projection: B_l t to each hidden layer"
 
-    def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
-        return init_direct_feedback(net, self.cfg, gen)
-
-    def step(self, net: Net, state: dict, opt: SGD, x: Tensor, t: Tensor, masks: Masks) -> Tensor:
-        grads, loss = direct_updates(net, direct_B(net, state), t, x, t, masks)
-        opt.step(net.weights, grads)
-        return loss
-
-    def angles(self, net: Net, state: dict) -> dict[str, float]:
-        return direct_angles(net, state)
+    def signal(self, t: Tensor) -> Tensor:
+        return t
