@@ -1,7 +1,7 @@
 """Learning rules, one file each, behind the interface of :mod:`.base`.
 
 ``RULES`` maps a rule's name to its class; ``make_rule(cfg)`` builds the rule a config
-asks for. Forward-Forward joins this registry in its own file.
+asks for.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from .bp import BP
 from .dfa import DFA
 from .drtp import DRTP
 from .fa import FA
+from .ff import FF, FFTopDown
 from .pepita import Pepita
 from .pepita_hebbian import PepitaHebbian
 from .pepita_tl import PepitaTL
 from .pepita_wm import PepitaWM
 
 RULES: dict[str, type[RuleBase]] = {
-    cls.name: cls for cls in (BP, FA, DFA, DRTP, Pepita, PepitaHebbian, PepitaTL, PepitaWM, AFA)
+    cls.name: cls
+    for cls in (BP, FA, DFA, DRTP, Pepita, PepitaHebbian, PepitaTL, PepitaWM, AFA, FF, FFTopDown)
 }
 
 

@@ -21,47 +21,72 @@ Two rules share this machinery:
 
 - :class:`FF` ("ff"): supervised FF. The label is written into the input: the first
   n_classes input values are overwritten by the one-hot label times ``ff_label_value``
-  (1.0, the brightest pixel of [0, 1] images; MNIST's first row is always black, so
-  nothing of the digit is lost). Positive sample: the true label; negative: a wrong label
-  drawn uniformly among the other classes (:func:`wrong_labels`, never the true one).
-  Prediction: the label whose embedding gives the largest goodness summed over the hidden
-  layers (:func:`goodness_scores`). The readout is trained on a pass with a neutral label
-  (every label entry ``ff_label_value / n_classes``), as Hinton does for his softmax
-  variant.
+  (3.0; those ten pixels are black in every MNIST image, so nothing of the digit is lost).
+  Positive sample: the true label; negative: a wrong label drawn uniformly among the other
+  classes (:func:`wrong_labels`, never the true one; ``ff_negatives = "hard"`` draws it
+  from the net's own goodness scores instead, as Hinton does). Prediction: the label whose
+  embedding gives the largest goodness summed over the hidden layers
+  (:func:`goodness_scores`). The readout is trained on a pass with a neutral label (every
+  label entry ``ff_label_value / n_classes``), as Hinton does for his softmax variant.
 - :class:`FFTopDown` ("ff_topdown"): the same layer-local loss, but the pair is made by
   top-down feedback as in PEPITA: positive = clean x, negative = x - F e with
   e = softmax(W_L hhat_{L-1}) - t from the clean pass and F PEPITA's fixed projection
   (:class:`~pepita_lib.rules.pepita.PepitaBase`: same initialisation, same angle metric).
-  No label embedding; prediction by the readout's argmax.
+  No label embedding; prediction by the readout's argmax. At PEPITA's F scale (0.05) the
+  negative is almost the positive and the hidden layer learns nothing useful: accuracy
+  equals that of the readout on frozen random features (87.7 vs 87.8 %, 1 x 500, 10k MNIST
+  images, 5 epochs, lr 1). With f_scale of order 1 (||F e|| comparable to ||x||) the hidden
+  layer adds several points (f_scale 3: 93.3 %; tests/test_ff.py checks the gap).
 
 Sign, worth knowing (minus convention): PEPITA-Hebbian *descends* G(clean) - G(modulated)
 (see :func:`hebbian_vs_goodness`), i.e. it lowers the goodness of the clean pass and raises
 that of the modulated one. FF with the modulated input as negative does the opposite.
 ``ff_td_negative = "clean"`` swaps the roles; then, at p = 1/2 and without the
 normalisation between layers, the FF gradient of a ReLU layer is exactly PEPITA-Hebbian's
-update.
+update. With the logistic loss and normalised inputs the FF orientation trains better once
+the modulation is large (f_scale 3: 93.3 % against 60.4 % for "clean"; 1 x 500, 10k MNIST
+images, 5 epochs, theta 2).
 
 Dropout masks from the trainer are ignored by both rules: Hinton's FF has no dropout, and
 a mask shared by the positive and negative members of a pair would only add noise to the
-goodness comparison.
+goodness comparison. The net's activation normalisation (``act_norm``) is ignored too: FF
+always normalises each sample's layer input to unit length, as above, and never the
+activity whose goodness it measures (a unit-length h_l would have G_l = 1 always).
 
 Knobs (``cfg.extra``), defaults in :data:`FF_DEFAULTS`:
 
-- ``ff_threshold`` (theta, 2.0): the goodness that separates positive from negative.
-  With unit-length layer inputs and He-initialised weights G starts near d_l / d_{l-1}
-  (about 1 for the widths used here), so 2.0 asks each layer to roughly double its
-  activity energy on positives and silence it on negatives.
-- ``ff_label_value`` (1.0): the "on" value of the embedded one-hot label.
+- ``ff_threshold`` (theta, 20.0 for FF, 2.0 for FFTopDown): the goodness that separates
+  positive from negative. With unit-length layer inputs and He-initialised weights, E[G_l]
+  starts at d_l / d_{l-1} (about 0.6 for 784 -> 500), so positives must grow their activity
+  energy some thirtyfold while negatives are silenced. Measured with one hidden layer of 500,
+  lr 1.0, batch 100, 5 epochs on MNIST: theta = 2, 5, 10, 20, 40 gave 94.8, 95.6, 96.4,
+  96.9, 95.8 % (2000 test images, seed 0; 96.8-96.9 % over seeds 0-2 at theta = 20).
+  FFTopDown's pairs differ only by the modulation, so theta = 20 just inflates every
+  activity (75 % against 88 % for the readout on frozen random features; 1 x 500, 10k
+  images, 5 epochs); theta in 0.5-5 all give the same accuracy, and 2.0, near the initial
+  goodness, keeps the logistic weights near 1/2, the regime of the PEPITA-Hebbian identity.
+- ``ff_label_value`` (3.0): the "on" value of the embedded one-hot label. After length
+  normalisation the label is 3 / sqrt(9 + ||x||^2), about 0.3 of the input vector for an
+  average MNIST digit (||x|| ~ 9.2); with 1.0 it is about 0.1, and accuracy drops
+  (95.1 vs 96.4 % at theta = 10 in the run above).
 - ``ff_predict`` ("goodness"): FF's accuracy by goodness, or "readout" (softmax readout
   on the neutral-label pass). FFTopDown always uses the readout.
 - ``ff_skip_first`` (False): leave the first hidden layer out of the summed goodness
-  (Hinton's choice for deep nets). Ignored with one hidden layer. Off by default: with the
-  short, shallow runs of this library the first layer's goodness carries most of the
-  label information (measured in tests/test_ff.py's companion runs, see the book).
+  (Hinton's choice for deep nets). Ignored with one hidden layer. Off by default: in short
+  runs the first layer carries much of the label information (2 x 500, theta 10, 5 epochs:
+  96.5 % with it, 95.8 % without).
+- ``ff_negatives`` ("random"): wrong labels uniform over the other classes, or "hard":
+  drawn with probability softmax(goodness) over the wrong labels (costs n_classes extra
+  forward passes per step).
 - ``ff_readout`` (True): train the readout W_L (costs one extra forward pass per step
   for FF). If False, W_L stays at its initial values.
 - ``ff_td_negative`` ("modulated"): FFTopDown's negative member, "modulated" (x - F e)
   or "clean" (the PEPITA-Hebbian orientation, see above).
+
+Learning rate: the library's SGD with momentum 0.9 at lr 1.0 (batch 100). Layer inputs
+have unit length, so gradient entries are small and PEPITA's 0.01-0.1 barely moves FF;
+in our runs lr 3 killed the ReLU units at theta >= 10 (no biases and non-negative inputs:
+a unit pushed negative on every input never recovers).
 """
 
 from __future__ import annotations
@@ -83,27 +108,37 @@ from .pepita_hebbian import hebbian_updates
 Tensor = torch.Tensor
 
 FF_DEFAULTS: dict[str, Any] = {
-    "ff_threshold": 2.0,
-    "ff_label_value": 1.0,
+    "ff_threshold": 20.0,
+    "ff_label_value": 3.0,
     "ff_predict": "goodness",
     "ff_skip_first": False,
     "ff_readout": True,
     "ff_td_negative": "modulated",
+    "ff_negatives": "random",
 }
-_CHOICES = {"ff_predict": ("goodness", "readout"), "ff_td_negative": ("modulated", "clean")}
+# FFTopDown's two members differ only by the small top-down modulation, so G(pos) ~ G(neg)
+# and a large theta would just inflate every activity; near the initial goodness the
+# logistic weights stay close to 1/2, the regime of the PEPITA-Hebbian identity.
+FF_TOPDOWN_DEFAULTS: dict[str, Any] = {**FF_DEFAULTS, "ff_threshold": 2.0}
+_CHOICES = {
+    "ff_predict": ("goodness", "readout"),
+    "ff_td_negative": ("modulated", "clean"),
+    "ff_negatives": ("random", "hard"),
+}
 
 # Guards the division of an all-zero activity vector (dead ReLU layer): it stays zero.
 _NORM_EPS = 1e-12
 
 
-def ff_options(cfg: TrainConfig) -> dict[str, Any]:
-    """FF knobs of ``cfg.extra`` merged over :data:`FF_DEFAULTS`; unknown ``ff_*`` keys and
-    invalid choices raise a ValueError (a typo must not silently run the default)."""
+def ff_options(cfg: TrainConfig, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """FF knobs of ``cfg.extra`` merged over ``defaults`` (:data:`FF_DEFAULTS`); unknown
+    ``ff_*`` keys and invalid choices raise a ValueError (a typo must not run the default)."""
+    defaults = FF_DEFAULTS if defaults is None else defaults
     extra = dict(cfg.extra)
-    unknown = [k for k in extra if k.startswith("ff_") and k not in FF_DEFAULTS]
+    unknown = [k for k in extra if k.startswith("ff_") and k not in defaults]
     if unknown:
-        raise ValueError(f"unknown FF options {unknown}; valid: {', '.join(FF_DEFAULTS)}")
-    opts = {**FF_DEFAULTS, **{k: v for k, v in extra.items() if k in FF_DEFAULTS}}
+        raise ValueError(f"unknown FF options {unknown}; valid: {', '.join(defaults)}")
+    opts = {**defaults, **{k: v for k, v in extra.items() if k in defaults}}
     for key, valid in _CHOICES.items():
         if opts[key] not in valid:
             raise ValueError(f"{key} must be one of {valid}, got {opts[key]!r}")
@@ -125,6 +160,16 @@ def wrong_labels(y: Tensor, n_classes: int, gen: torch.Generator) -> Tensor:
         raise ValueError("wrong labels need at least 2 classes")
     k = torch.randint(1, n_classes, y.shape, generator=gen, device=gen.device).to(y.device)
     return (y + k) % n_classes
+
+
+def hard_wrong_labels(scores: Tensor, y: Tensor, gen: torch.Generator) -> Tensor:
+    """A label != y drawn with probability softmax(scores) restricted to the wrong labels
+    (Hinton's "hard" negatives: the net's own mistakes are shown as negatives more often)."""
+    logits = scores.double().masked_fill(
+        torch.nn.functional.one_hot(y, scores.shape[1]).bool(), float("-inf")
+    )
+    p = torch.softmax(logits, dim=1)
+    return torch.multinomial(p, 1, generator=gen).squeeze(1)
 
 
 def embed_label(x: Tensor, y: Tensor, n_classes: int, value: float = 1.0) -> Tensor:
@@ -274,7 +319,12 @@ class FF(RuleBase):
         n_classes = t.shape[1]
         y = t.argmax(dim=1)
         x_pos = embed_label(x, y, n_classes, o["ff_label_value"])
-        x_neg = embed_label(x, wrong_labels(y, n_classes, self.gen), n_classes, o["ff_label_value"])
+        if o["ff_negatives"] == "hard":
+            scores = goodness_scores(net, x, n_classes, o["ff_label_value"], o["ff_skip_first"])
+            y_neg = hard_wrong_labels(scores, y, self.gen)
+        else:
+            y_neg = wrong_labels(y, n_classes, self.gen)
+        x_neg = embed_label(x, y_neg, n_classes, o["ff_label_value"])
         grads, losses, _, _ = ff_layer_grads(net, x_pos, x_neg, o["ff_threshold"])
         all_grads: list[Grad] = list(grads)
         if o["ff_readout"]:
@@ -307,7 +357,7 @@ class FFTopDown(PepitaBase):
 
     def __init__(self, cfg: TrainConfig) -> None:
         super().__init__(cfg)
-        self.opts = ff_options(cfg)
+        self.opts = ff_options(cfg, FF_TOPDOWN_DEFAULTS)
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         _check_hidden(net, self.name)
@@ -379,7 +429,7 @@ def hebbian_vs_goodness(
     net: Net, F: Tensor, x: Tensor, t: Tensor, activation_fn: ActivationSpec = None
 ) -> dict[str, list]:
     """PEPITA-Hebbian's update against the gradient of the goodness difference, per hidden
-    layer, on one batch (no dropout; PEPITA's own passes, no normalisation between layers).
+    layer, on one batch (PEPITA's own passes: no dropout, no normalisation of any kind).
 
         Delta W_l^Hebb = mean_b [ h_l h_{l-1}^T - h_l^err (h_{l-1}^err)^T ]
         Delta W_l^G    = (1/2) [ grad_{W_l} G_l(clean) - grad_{W_l} G_l(modulated) ],
@@ -394,7 +444,8 @@ def hebbian_vs_goodness(
     "rel_diff": [||Hebb - G|| / ||Hebb||]} over l = 1..L-1.
     """
     act = resolve_activation(activation_fn, net.act)
-    probe = Net(weights=net.weights, act=act, dropout=0.0)
+    # No dropout and no activation normalisation: with a unit-length h_l, G_l is constant.
+    probe = Net(weights=net.weights, act=act, dropout=0.0, norm="none")
     masks: Masks = [None] * (net.depth - 1)
     heb = [dense(g) for g in hebbian_updates(probe, F, x, t, masks)[0][:-1]]
     hs, _, hs_err, _ = two_passes(probe, F, x, t, masks)
