@@ -254,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pepita: interrupted (stored records are intact)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `pepita status | head`
+        return 0
 
 
 if __name__ == "__main__":

@@ -112,7 +112,8 @@ def load_arrays(
     try:
         arrays = _from_torchvision(name, root, download)
         return arrays, f"torchvision:{root}"
-    except RuntimeError as err:  # torchvision: "Dataset not found. You can use download=True"
+    # torchvision: RuntimeError "Dataset not found"; a failed download: URLError (an OSError)
+    except (RuntimeError, OSError) as err:
         why = "not found" if not download else f"download failed: {err}"
         tried.append(f"{root} (torchvision {DATASETS[name][0]}: {why})")
     raise DataNotFoundError(

@@ -71,3 +71,17 @@ def test_real_mnist_matches_published_figures(mnist):
 def test_batches_cover_every_index_once():
     idx = torch.cat(list(batches(103, 10, torch.Generator().manual_seed(0), torch.device("cpu"))))
     assert sorted(idx.tolist()) == list(range(103))
+
+
+def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
+    import urllib.error
+
+    import pepita_lib.data as data_mod
+
+    def offline(name, root, download):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.delenv("PEPITA_DATA_DIR", raising=False)
+    monkeypatch.setattr(data_mod, "_from_torchvision", offline)
+    with pytest.raises(DataNotFoundError, match="download failed.*Name or service not known"):
+        load_dataset("cifar100", data_root=tmp_path, download=True)
