@@ -135,6 +135,8 @@ def _lr_search(profile: str) -> list[TrainConfig]:
 
 
 DEPTH_LR_GRID = (0.1, 0.03, 0.01, 0.003)
+# depth 3 needs lower rates: PEPITA-Hebbian stays at chance at 0.003
+DEPTH_LR_GRID_EXTRA = {3: (0.001, 0.0003)}
 
 
 @register(
@@ -151,7 +153,7 @@ def _depth_lr_search(profile: str) -> list[TrainConfig]:
         TrainConfig(dataset="mnist", rule=rule, hidden=(1024,) * depth, lr=lr, **common)
         for rule in ("pepita", "pepita_hebbian")
         for depth in (2, 3)
-        for lr in DEPTH_LR_GRID
+        for lr in DEPTH_LR_GRID + DEPTH_LR_GRID_EXTRA.get(depth, ())
     ]
 
 

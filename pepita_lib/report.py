@@ -98,7 +98,8 @@ def missing_note(experiment: str, profile: str, missing: list) -> str:
             f"- {RULE_LABELS.get(rule, rule)} on {DATASET_LABELS.get(ds, ds)}, hidden {hidden}, "
             f"seeds {', '.join(map(str, sorted(seeds)))}: "
             f"`pepita run {experiment} --profile {profile} --filter rule={rule} "
-            f"--filter dataset={ds}`"
+            f"--filter dataset={ds}"
+            + (f" --filter hidden={hidden.replace('x', ',')}`" if "x" in hidden else "`")
         )
     return "\n".join(lines)
 
