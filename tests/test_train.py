@@ -132,4 +132,8 @@ def test_cli_train_writes_record(tmp_path, mnist):
     assert rec["config"]["hidden"] == [64, 32] and rec["status"] == "finished"
     assert "test accuracy" in res.stdout
     listing = _cli("rules")
-    assert "pepita_hebbian" in listing.stdout and "drtp" in listing.stdout
+    for rule in ("pepita_hebbian", "drtp", "pepita_wm", "afa", "ff", "ff_topdown"):
+        assert rule in listing.stdout
+    assert _cli("theory", "--help").returncode == 0
+    bad = _cli("theory", "--rule", "pepita", "--K", "0", "--out", str(tmp_path / "t.json"))
+    assert bad.returncode == 2 and bad.stderr.startswith("pepita: error:")
