@@ -6,6 +6,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= paper
 RUN_MISSING ?= 0
+# papermill injects a parameters cell only when something differs from the chapters' defaults
+PM_PARAMS := $(if $(filter-out paper,$(PROFILE)),-p profile $(PROFILE)) \
+             $(if $(filter 1 True true yes,$(RUN_MISSING)),-p run_missing True)
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 
 .PHONY: setup test lint format unit nbval book chapters bench clean
@@ -42,7 +45,7 @@ book: setup
 # missing when RUN_MISSING=1).
 chapters: setup
 	cd chapters && for nb in $(notdir $(CHAPTERS)); do \
-	  ../$(PY) -m papermill $$nb $$nb -p profile $(PROFILE) -p run_missing $(RUN_MISSING) -k python3 || exit 1; \
+	  ../$(PY) -m papermill $$nb $$nb $(PM_PARAMS) -k python3 || exit 1; \
 	done
 
 bench: setup
