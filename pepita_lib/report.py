@@ -23,6 +23,10 @@ RULE_LABELS = {
     "pepita": "PEPITA",
     "pepita_hebbian": "PEPITA-Hebbian",
     "pepita_tl": "PEPITA-TL",
+    "pepita_wm": "PEPITA-WM",
+    "afa": "AFA",
+    "ff": "FF",
+    "ff_topdown": "FF (top-down negatives)",
 }
 DATASET_LABELS = {
     "mnist": "MNIST",
@@ -206,6 +210,9 @@ CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
     },
     "results": {
         "main": ("baselines", {}),
+    },
+    "afa": {
+        "main": ("afa_vs_pepita", {}),
     },
     "hebbian_tl": {
         "depth_lr": ("depth_lr_search", {}),
