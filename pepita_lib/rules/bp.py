@@ -29,12 +29,19 @@ def backward_deltas(
     return deltas[::-1]
 
 
-def bp_updates(net: Net, x: Tensor, t: Tensor, masks: Masks) -> tuple[list[Outer], Tensor]:
-    """The BP gradient of the mean cross-entropy, one Outer per layer, and the loss."""
+def backward_updates(
+    net: Net, back: list[Tensor], x: Tensor, t: Tensor, masks: Masks
+) -> tuple[list[Outer], Tensor]:
+    """Updates delta_l h_{l-1}^T of a layer-by-layer backward pass through ``back``."""
     hs, As = forward(net, x, masks)
-    deltas = backward_deltas(net, hs, As, t, masks, net.weights[1:])
+    deltas = backward_deltas(net, hs, As, t, masks, back)
     n = x.shape[0]
     return [Outer(d, h, n) for d, h in zip(deltas, hs[:-1])], cross_entropy(As[-1], t)
+
+
+def bp_updates(net: Net, x: Tensor, t: Tensor, masks: Masks) -> tuple[list[Outer], Tensor]:
+    """The BP gradient of the mean cross-entropy, one Outer per layer, and the loss."""
+    return backward_updates(net, net.weights[1:], x, t, masks)
 
 
 class BP(RuleBase):

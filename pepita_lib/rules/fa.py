@@ -15,10 +15,10 @@ import math
 import torch
 
 from ..feedback import random_matrix
-from ..nets import Net, forward
+from ..nets import Net
 from ..optim import SGD, Outer
-from .base import Masks, RuleBase, angle_deg, cross_entropy
-from .bp import backward_deltas
+from .base import Masks, RuleBase, angle_deg
+from .bp import backward_updates
 
 Tensor = torch.Tensor
 
@@ -27,10 +27,7 @@ def fa_updates(
     net: Net, B: list[Tensor], x: Tensor, t: Tensor, masks: Masks
 ) -> tuple[list[Outer], Tensor]:
     """FA updates; ``B[l]`` is B_{l+2} in 1-based notation, shaped (d_{l+1}, d_{l+2})."""
-    hs, As = forward(net, x, masks)
-    deltas = backward_deltas(net, hs, As, t, masks, [b.T for b in B])
-    n = x.shape[0]
-    return [Outer(d, h, n) for d, h in zip(deltas, hs[:-1])], cross_entropy(As[-1], t)
+    return backward_updates(net, [b.T for b in B], x, t, masks)
 
 
 class FA(RuleBase):
