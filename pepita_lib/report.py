@@ -89,7 +89,7 @@ def load_runs(
     return runs, hist, missing
 
 
-def missing_note(experiment: str, profile: str, missing: list) -> str:
+def missing_note(experiment: str, profile: str, missing: list, max_lines: int = 12) -> str:
     """Markdown saying which runs are not stored yet and the command that makes them."""
     if not missing:
         return f"All {experiment} runs this chapter uses under the `{profile}` profile are stored."
@@ -97,13 +97,18 @@ def missing_note(experiment: str, profile: str, missing: list) -> str:
     for c in missing:
         groups.setdefault((c.rule, c.dataset, "x".join(map(str, c.hidden))), []).append(c.seed)
     lines = [f"**Not run yet** ({len(missing)} runs of `{experiment}`, profile `{profile}`):", ""]
-    for (rule, ds, hidden), seeds in sorted(groups.items()):
+    for (rule, ds, hidden), seeds in sorted(groups.items())[:max_lines]:
         lines.append(
             f"- {RULE_LABELS.get(rule, rule)} on {DATASET_LABELS.get(ds, ds)}, hidden {hidden}, "
-            f"seeds {', '.join(map(str, sorted(seeds)))}: "
+            f"{len(seeds)} runs (seeds {', '.join(map(str, sorted(set(seeds))))}): "
             f"`pepita run {experiment} --profile {profile} --filter rule={rule} "
             f"--filter dataset={ds}"
             + (f" --filter hidden={hidden.replace('x', ',')}`" if "x" in hidden else "`")
+        )
+    if len(groups) > max_lines:
+        lines.append(
+            f"- and {len(groups) - max_lines} more groups: `pepita status {experiment}` lists "
+            f"them, `pepita run {experiment} --profile {profile}` runs them all"
         )
     return "\n".join(lines)
 
@@ -195,6 +200,51 @@ def plot_curves(
     return g
 
 
+def label_variants(frame: pd.DataFrame, variants: dict[str, dict], column: str = "Variant") -> None:
+    """Name each row by the variant (a dict of config settings) it was run with, in place.
+
+    A variant matches when every setting any variant changes has the variant's value
+    (the config default where the variant leaves it alone); unmatched rows get None.
+    """
+    from .config import TrainConfig
+
+    default = TrainConfig().to_dict()
+    keys = sorted({k for knobs in variants.values() for k in knobs})
+
+    def show(v: object) -> str:
+        return ",".join(str(float(x)) for x in v) if isinstance(v, list | tuple) else str(v)
+
+    lookup = {
+        tuple(show(knobs.get(k, default[k])) for k in keys): name
+        for name, knobs in variants.items()
+    }
+    if frame.empty:
+        frame[column] = []
+        return
+    columns = [frame[k].map(show) if k in frame else [show(default[k])] * len(frame) for k in keys]
+    sigs = zip(*columns)
+    frame[column] = [lookup.get(tuple(sig)) for sig in sigs]
+
+
+CHANCE = {"mnist": 0.1, "fashion_mnist": 0.1, "cifar10": 0.1, "cifar100": 0.01}
+
+
+def add_slowness(runs: pd.DataFrame, hist: pd.DataFrame) -> pd.DataFrame:
+    """Add ``slowness`` and ``acc_max`` (SPEC.md 1.7 fit before the first decay) to ``runs``."""
+    from .metrics import slowness
+
+    out = runs.copy()
+    s_col, a_col = [], []
+    for rid, decay, ds in zip(out["run_id"], out["decay_epochs"], out["dataset"]):
+        curve = hist[hist["run_id"] == rid].sort_values("epoch")["test_accuracy"].to_numpy()
+        first = int(str(decay).split(",")[0]) if str(decay) else None
+        fit = slowness(curve, CHANCE.get(ds, 0.1), first)
+        s_col.append(fit["slowness"])
+        a_col.append(fit["acc_max"])
+    out["slowness"], out["acc_max"] = s_col, a_col
+    return out
+
+
 MAIN_DATASETS = ["mnist", "fashion_mnist"]
 PEPITA_FAMILY = ["pepita", "pepita_hebbian", "pepita_tl"]
 
@@ -213,6 +263,25 @@ CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
     },
     "afa": {
         "main": ("afa_vs_pepita", {}),
+        "fscale_lr": ("fscale_lr_search", {}),
+        "fscale": ("afa_fscale", {}),
+    },
+    "weight_mirroring": {
+        "main": ("weight_mirroring", {}),
+    },
+    "going_deeper": {
+        "lr": ("deep_lr_search", {}),
+        "main": ("going_deeper", {}),
+    },
+    "oq_f_init": {
+        "dist": ("f_init", {}),
+        "scale": ("afa_fscale", {"rule": "pepita"}),
+    },
+    "oq_better_mirroring": {
+        "main": ("wm_tuning", {}),
+    },
+    "check_factorisation": {
+        "deep": ("going_deeper", {"rule": "pepita_wm"}),
     },
     "hebbian_tl": {
         "depth_lr": ("depth_lr_search", {}),

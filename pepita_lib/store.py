@@ -64,10 +64,12 @@ def iter_records(results_dir: str | Path, experiment: str | None = None) -> Iter
 
 
 def _flat_config(rec: dict) -> dict:
-    cfg = dict(rec["config"])
+    # records written before a field existed hold its default (see config.py)
+    cfg = {**TrainConfig().to_dict(), **rec["config"]}
     cfg["hidden"] = "x".join(str(h) for h in cfg["hidden"])
     cfg["depth"] = len(rec["config"]["hidden"])
     cfg["decay_epochs"] = ",".join(str(e) for e in cfg["decay_epochs"])
+    cfg["wm_layer_lr"] = ",".join(str(r) for r in cfg.get("wm_layer_lr", []))
     cfg["extra"] = json.dumps(cfg["extra"]) if cfg["extra"] else ""
     return cfg
 
