@@ -86,6 +86,7 @@ def records_to_frames(records: Iterable[dict]) -> tuple[pd.DataFrame, pd.DataFra
             **_flat_config(rec),
         }
         final = {f"final_{k}": v for k, v in rec["final"].items()}
+        final.update({f"initial_{k}": v for k, v in (rec.get("initial") or {}).items()})
         prov = {
             "device_name": rec["provenance"].get("device_name"),
             "wall_seconds": rec["provenance"].get("wall_seconds"),
