@@ -23,7 +23,9 @@ def slowness(
     decay are fitted (a decay makes a second, faster rise that the curve cannot describe).
     Returns ``{"slowness": s, "acc_max": acc_max}`` (NaN when the fit fails).
     """
-    from scipy.optimize import curve_fit
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, curve_fit
 
     acc = np.asarray(accuracies, dtype=float)
     if first_decay_epoch is not None:
@@ -32,9 +34,12 @@ def slowness(
     y = np.concatenate([[chance], acc])
     # At t = 0 the curve is 0, not chance; the original fit accepts that misfit too.
     try:
-        (a, s), _ = curve_fit(
-            slowness_curve, t, y, p0=(max(y.max(), 1e-3), 1.0), bounds=([0, 0], [2, np.inf])
-        )
+        with warnings.catch_warnings():
+            # short curves leave the covariance undetermined; only the estimates are used
+            warnings.simplefilter("ignore", OptimizeWarning)
+            (a, s), _ = curve_fit(
+                slowness_curve, t, y, p0=(max(y.max(), 1e-3), 1.0), bounds=([0, 0], [2, np.inf])
+            )
     except (RuntimeError, ValueError):
         return {"slowness": math.nan, "acc_max": math.nan}
     return {"slowness": float(s), "acc_max": float(a)}
