@@ -134,17 +134,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_experiment
 
+    common = dict(progress=not args.quiet, data_root=args.data_root, download=args.download)
+    if args.executor == "ray":
+        from .distributed import run_experiment_ray
+
+        outcomes = run_experiment_ray(
+            args.experiment,
+            args.profile,
+            args.results,
+            _filters(args.filter),
+            args.device,
+            address=args.ray_address,
+            cpus_per_run=args.cpus_per_run,
+            gpus_per_run=args.gpus_per_run,
+            **common,
+        )
+    else:
+        outcomes = run_experiment(
+            args.experiment,
+            args.profile,
+            args.results,
+            _filters(args.filter),
+            args.device,
+            **common,
+        )
     counts: dict[str, int] = {}
-    for cfg, outcome in run_experiment(
-        args.experiment,
-        args.profile,
-        args.results,
-        _filters(args.filter),
-        args.device,
-        progress=not args.quiet,
-        data_root=args.data_root,
-        download=args.download,
-    ):
+    for cfg, outcome in outcomes:
         key = outcome.split(":")[0]
         counts[key] = counts.get(key, 0) + 1
         if outcome != "cached" and not args.quiet:
@@ -219,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root")
     r.add_argument("--download", action="store_true")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument(
+        "--executor",
+        default="local",
+        choices=["local", "ray"],
+        help="local: one run after another here; ray: each run a Ray task",
+    )
+    r.add_argument("--ray-address", help="Ray cluster to join (default: local instance)")
+    r.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run")
+    r.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray GPUs per run")
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("status", help="finished / diverged / missing runs per profile")

@@ -382,7 +382,7 @@ def _plain_rate(dataset: str, depth: int) -> float | None:
 @register(
     "deep_lr_search",
     "learning rate per depth on a 10k validation split (2 epochs): plain PEPITA where no "
-    "rate is known yet, and activation normalisation at every depth; MNIST and CIFAR-10",
+    "rate is known yet, and activation normalisation at every depth; MNIST, CIFAR-10, CIFAR-100",
 )
 def _deep_lr_search(profile: str) -> list[TrainConfig]:
     paper = profile == "paper"
@@ -390,7 +390,8 @@ def _deep_lr_search(profile: str) -> list[TrainConfig]:
         common = {"epochs": 2, "decay_epochs": (), "val_size": 10000}
     else:
         common = {**schedule(profile), "val_size": 1000}
-    datasets, depths = (("mnist", "cifar10"), DEPTHS) if paper else (("mnist",), (2,))
+    datasets = ("mnist", "cifar10", "cifar100") if paper else ("mnist",)
+    depths = DEPTHS if paper else (2,)
     cells = []
     for ds in datasets:
         for depth in depths:

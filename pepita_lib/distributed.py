@@ -1,0 +1,111 @@
+"""Running an experiment's missing runs as Ray tasks (optional extra ``ray``).
+
+Each missing config becomes one task that loads its data, trains, and returns the run
+record; the driver writes every record into the results store exactly as a local run
+would (atomic write, content-addressed path). Workers therefore need the data but not the
+results folder: the same code path serves one laptop (``ray.init()`` starts a local
+instance) and a cluster (``address="auto"`` or ``ray://...``), as long as each node can
+read the data (``PEPITA_DATA_DIR`` is forwarded to the workers, or let them download).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .config import TrainConfig
+from .experiments import filter_configs, get_experiment
+from .store import find_record, record_path, write_json_atomic
+
+
+def _train_task(
+    cfg_dict: dict,
+    experiment: str,
+    profile: str,
+    device: str,
+    data_root: str | None,
+    download: bool,
+) -> dict | str:
+    """Body of one Ray task: a run record, or ``"no data: ..."``."""
+    from .data import DataNotFoundError
+    from .provenance import resolve_device
+    from .train import data_for, train
+
+    cfg = TrainConfig.from_dict(cfg_dict)
+    dev = resolve_device(device)
+    try:
+        data = data_for(cfg, dev, data_root, download)
+    except DataNotFoundError as err:
+        return f"no data: {err}"
+    return train(cfg, dev, data, experiment=experiment, profile=profile, progress=False)
+
+
+def run_experiment_ray(
+    experiment: str,
+    profile: str,
+    results_dir: str | Path = "results",
+    filters: dict[str, str] | None = None,
+    device: str = "auto",
+    *,
+    address: str | None = None,
+    cpus_per_run: float = 1.0,
+    gpus_per_run: float = 0.0,
+    data_root: str | Path | None = None,
+    download: bool = False,
+    progress: bool = True,
+) -> Iterator[tuple[TrainConfig, str]]:
+    """Like :func:`pepita_lib.runner.run_experiment`, with each missing run a Ray task.
+
+    Yields (config, outcome) as runs finish, in completion order. ``address`` is passed to
+    ``ray.init`` (None: join a running local instance or start one). A task that raises
+    fails only its own run; the error is yielded as the outcome ``error: ...``.
+    """
+    try:
+        import ray
+    except ImportError as err:
+        raise RuntimeError(
+            "the ray executor needs Ray: pip install 'pepita_lib[ray]' (or pip install ray)"
+        ) from err
+    from tqdm import tqdm
+
+    configs = filter_configs(get_experiment(experiment).configs(profile), filters or {})
+    missing = []
+    for cfg in configs:
+        if find_record(results_dir, experiment, cfg) is None:
+            missing.append(cfg)
+        else:
+            yield cfg, "cached"
+    if not missing:
+        return
+    env = {k: v for k, v in os.environ.items() if k.startswith("PEPITA_")}
+    if not ray.is_initialized():
+        ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
+    task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(_train_task)
+    pending = {
+        task.remote(
+            cfg.to_dict(),
+            experiment,
+            profile,
+            device,
+            None if data_root is None else str(data_root),
+            download,
+        ): cfg
+        for cfg in missing
+    }
+    bar = tqdm(total=len(pending), desc=f"{experiment}/{profile} (ray)", disable=not progress)
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        cfg = pending.pop(done[0])
+        try:
+            result = ray.get(done[0])
+        except Exception as err:  # a failed task must not stop the others
+            yield cfg, f"error: {type(err).__name__}: {err}"
+        else:
+            if isinstance(result, str):
+                yield cfg, result
+            else:
+                write_json_atomic(record_path(results_dir, experiment, cfg), result)
+                yield cfg, result["status"]
+        bar.update(1)
+    bar.close()
