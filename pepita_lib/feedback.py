@@ -67,8 +67,9 @@ def renormalise(factors: list[Tensor], target_std: float) -> Tensor:
     """Rescale the factors in place so that std(B_1 ... B_L) equals ``target_std`` exactly:
     each factor by c^(1/L), c = target / std(product) (the product then scales by c; a
     per-factor square root would only be right for L = 2). Returns the new product."""
-    c = target_std / float(product(factors).std())
+    F = product(factors)
+    c = target_std / float(F.std())
     for b in factors:
         b.mul_(c ** (1.0 / len(factors)))
-    F = product(factors)
-    return F.clone() if len(factors) == 1 else F  # never alias a factor
+    # the product of the rescaled factors is c F: no second product needed
+    return F * c if len(factors) > 1 else factors[0].clone()  # never alias a factor

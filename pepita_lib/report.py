@@ -93,17 +93,30 @@ def missing_note(experiment: str, profile: str, missing: list, max_lines: int = 
     """Markdown saying which runs are not stored yet and the command that makes them."""
     if not missing:
         return f"All {experiment} runs this chapter uses under the `{profile}` profile are stored."
+    # settings (besides seed, rule, dataset, depth) that tell the missing runs apart
+    dicts = [c.to_dict() for c in missing]
+    fixed = {"seed", "rule", "dataset", "hidden"}
+    varying = [k for k in dicts[0] if k not in fixed and len({str(d[k]) for d in dicts}) > 1]
     groups: dict[tuple, list[int]] = {}
-    for c in missing:
-        groups.setdefault((c.rule, c.dataset, "x".join(map(str, c.hidden))), []).append(c.seed)
+
+    def show(v: object) -> str:
+        return ",".join(str(x) for x in v) if isinstance(v, list | tuple) else str(v)
+
+    for c, d in zip(missing, dicts):
+        extra = " ".join(f"{k}={show(d[k])}" for k in varying if show(d[k]))
+        key = (c.rule, c.dataset, "x".join(map(str, c.hidden)), extra)
+        groups.setdefault(key, []).append(c.seed)
     lines = [f"**Not run yet** ({len(missing)} runs of `{experiment}`, profile `{profile}`):", ""]
-    for (rule, ds, hidden), seeds in sorted(groups.items())[:max_lines]:
+    for (rule, ds, hidden, extra), seeds in sorted(groups.items())[:max_lines]:
         lines.append(
-            f"- {RULE_LABELS.get(rule, rule)} on {DATASET_LABELS.get(ds, ds)}, hidden {hidden}, "
-            f"{len(seeds)} runs (seeds {', '.join(map(str, sorted(set(seeds))))}): "
+            f"- {RULE_LABELS.get(rule, rule)} on {DATASET_LABELS.get(ds, ds)}, hidden {hidden}"
+            + (f" ({extra})" if extra else "")
+            + f", {len(seeds)} runs (seeds {', '.join(map(str, sorted(set(seeds))))}): "
             f"`pepita run {experiment} --profile {profile} --filter rule={rule} "
             f"--filter dataset={ds}"
-            + (f" --filter hidden={hidden.replace('x', ',')}`" if "x" in hidden else "`")
+            + (f" --filter hidden={hidden.replace('x', ',')}" if "x" in hidden else "")
+            + "".join(f" --filter {kv}" for kv in extra.split())
+            + "`"
         )
     if len(groups) > max_lines:
         lines.append(
