@@ -273,6 +273,12 @@ CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
     },
     "results": {
         "main": ("baselines", {}),
+        "deeper": (
+            "hebbian_depth",
+            {"dataset": MAIN_DATASETS, "rule": ["pepita", "pepita_hebbian"]},
+        ),
+        "wm": ("weight_mirroring", {}),
+        "afa": ("afa_vs_pepita", {}),
     },
     "afa": {
         "main": ("afa_vs_pepita", {}),
