@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["local", "ray"],
         help="local: one run after another here; ray: each run a Ray task",
     )
+    r.add_argument(
+        "--jobs", type=int, default=1, help="local executor: runs trained at once (processes)"
+    )
     r.add_argument("--ray-address", help="Ray cluster to join (default: local instance)")
     r.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run")
     r.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray GPUs per run")

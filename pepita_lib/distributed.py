@@ -16,29 +16,8 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .experiments import filter_configs, get_experiment
+from .runner import train_task
 from .store import find_record, record_path, write_json_atomic
-
-
-def _train_task(
-    cfg_dict: dict,
-    experiment: str,
-    profile: str,
-    device: str,
-    data_root: str | None,
-    download: bool,
-) -> dict | str:
-    """Body of one Ray task: a run record, or ``"no data: ..."``."""
-    from .data import DataNotFoundError
-    from .provenance import resolve_device
-    from .train import data_for, train
-
-    cfg = TrainConfig.from_dict(cfg_dict)
-    dev = resolve_device(device)
-    try:
-        data = data_for(cfg, dev, data_root, download)
-    except DataNotFoundError as err:
-        return f"no data: {err}"
-    return train(cfg, dev, data, experiment=experiment, profile=profile, progress=False)
 
 
 def run_experiment_ray(
@@ -81,7 +60,7 @@ def run_experiment_ray(
     env = {k: v for k, v in os.environ.items() if k.startswith("PEPITA_")}
     if not ray.is_initialized():
         ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
-    task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(_train_task)
+    task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(train_task)
     pending = {
         task.remote(
             cfg.to_dict(),

@@ -443,3 +443,6 @@ def _going_deeper(profile: str) -> list[TrainConfig]:
                     for seed in seeds
                 ]
     return configs
+
+
+from . import experiments_ff  # noqa: E402,F401  (registers the FF experiments)

@@ -308,6 +308,14 @@ CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
         "deeper": ("hebbian_depth", {"dataset": MAIN_DATASETS}),
         "tl_lr": ("lr_search", {"rule": "pepita_tl"}),
     },
+    "forward_forward": {
+        "ff": ("forward_forward", {"rule": "ff"}),
+        "topdown": ("forward_forward", {"rule": ["ff_topdown", "pepita", "pepita_hebbian"]}),
+    },
+    "oq_activations": {
+        "lr": ("activations_lr_search", {}),
+        "main": ("activations", {}),
+    },
 }
 
 

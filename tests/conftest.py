@@ -31,3 +31,38 @@ def batch(d0: int, classes: int, n: int = 16, seed: int = 1) -> tuple[torch.Tens
 @pytest.fixture(scope="session")
 def mnist():
     return load_dataset("mnist", download=True)
+
+
+TIMING_KEYS = {"seconds", "wall_seconds", "started", "finished", "start_time", "end_time"}
+
+
+def strip_timing(obj):
+    """A run record without what legitimately differs between two executions (times, host)."""
+    if isinstance(obj, dict):
+        return {
+            k: strip_timing(v) for k, v in obj.items() if k not in TIMING_KEYS and k != "provenance"
+        }
+    if isinstance(obj, list):
+        return [strip_timing(v) for v in obj]
+    return obj
+
+
+def assert_records_close(a, b, tol: float = 1e-6) -> None:
+    """Equal structure and values; floats within ``tol`` (thread counts change rounding)."""
+    a, b = strip_timing(a), strip_timing(b)
+
+    def walk(x, y):
+        if isinstance(x, dict):
+            assert x.keys() == y.keys()
+            for k in x:
+                walk(x[k], y[k])
+        elif isinstance(x, list):
+            assert len(x) == len(y)
+            for u, v in zip(x, y):
+                walk(u, v)
+        elif isinstance(x, float):
+            assert x == pytest.approx(y, rel=tol, abs=tol)
+        else:
+            assert x == y
+
+    walk(a, b)

@@ -1,65 +1,53 @@
-"""The Ray executor writes the same records as a local run."""
+"""Parallel executors (process pool, Ray) write the same records as a sequential run."""
 
 from __future__ import annotations
 
 import pytest
+from conftest import assert_records_close
 
 from pepita_lib.experiments import filter_configs, get_experiment
 from pepita_lib.runner import run_experiment
 from pepita_lib.store import find_record
 
-ray = pytest.importorskip("ray")
-
-TIMING = {"seconds", "wall_seconds", "started", "finished", "start_time", "end_time"}
-
-
-def _strip(obj):
-    """A record without what legitimately differs between two executions (times, host)."""
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in TIMING and k != "provenance"}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
+# PEPITA and PEPITA-WM on MNIST, smoke-sized: two runs
+EXP = "weight_mirroring"
+FILTERS = {"dataset": "mnist", "seed": "0", "wm_pre_epochs": "0", "wm_schedule": "batch"}
 
 
-def _close(a, b, tol=1e-6):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            _close(a[k], b[k], tol)
-    elif isinstance(a, list):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            _close(x, y, tol)
-    elif isinstance(a, float):
-        assert a == pytest.approx(b, rel=tol, abs=tol)
-    else:
-        assert a == b
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sequential")
+    assert len(filter_configs(get_experiment(EXP).configs("smoke"), FILTERS)) == 2
+    outcomes = dict(run_experiment(EXP, "smoke", root, FILTERS, "cpu", progress=False))
+    return root, outcomes
 
 
-def test_ray_executor_matches_local_run(tmp_path, monkeypatch):
+def _compare(sequential, root, outcomes):
+    seq_root, seq = sequential
+    assert sorted(o for _, o in outcomes) == sorted(seq.values())
+    for cfg, _ in outcomes:
+        b = find_record(root, EXP, cfg)
+        assert b["provenance"]["device"] == "cpu"
+        assert_records_close(find_record(seq_root, EXP, cfg), b)
+
+
+def test_process_pool_matches_sequential_run(sequential, tmp_path):
+    outcomes = list(run_experiment(EXP, "smoke", tmp_path, FILTERS, "cpu", progress=False, jobs=2))
+    _compare(sequential, tmp_path, outcomes)
+    again = list(run_experiment(EXP, "smoke", tmp_path, FILTERS, "cpu", progress=False, jobs=2))
+    assert {o for _, o in again} == {"cached"}
+
+
+def test_ray_executor_matches_sequential_run(sequential, tmp_path):
+    ray = pytest.importorskip("ray")
     from pepita_lib.distributed import run_experiment_ray
 
-    # PEPITA and PEPITA-WM on MNIST, smoke-sized: two runs
-    exp = "weight_mirroring"
-    filters = {"dataset": "mnist", "seed": "0", "wm_pre_epochs": "0", "wm_schedule": "batch"}
-    assert len(filter_configs(get_experiment(exp).configs("smoke"), filters)) == 2
-    local = dict(run_experiment(exp, "smoke", tmp_path / "local", filters, "cpu", progress=False))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        remote = list(
-            run_experiment_ray(exp, "smoke", tmp_path / "ray", filters, "cpu", progress=False)
-        )
+        outcomes = list(run_experiment_ray(EXP, "smoke", tmp_path, FILTERS, "cpu", progress=False))
         # a second call finds everything stored and trains nothing
-        again = list(
-            run_experiment_ray(exp, "smoke", tmp_path / "ray", filters, "cpu", progress=False)
-        )
+        again = list(run_experiment_ray(EXP, "smoke", tmp_path, FILTERS, "cpu", progress=False))
     finally:
         ray.shutdown()
-    assert sorted(o for _, o in remote) == sorted(local.values())
+    _compare(sequential, tmp_path, outcomes)
     assert {o for _, o in again} == {"cached"}
-    for cfg in {c for c, _ in remote}:
-        a = find_record(tmp_path / "local", exp, cfg)
-        b = find_record(tmp_path / "ray", exp, cfg)
-        assert b["provenance"]["device"] == "cpu"
-        _close(_strip(a), _strip(b))
