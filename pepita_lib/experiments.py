@@ -83,6 +83,23 @@ def get_experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
+def paper_seeds(profile: str, seeds: tuple[int, ...] = (0, 1, 2)) -> tuple[int, ...]:
+    """The seeds a grid runs: all of them under ``paper``, seed 0 alone under ``smoke``."""
+    return seeds if profile == "paper" else (0,)
+
+
+def variant_grid(
+    profile: str, variants: dict[str, dict], seeds: tuple[int, ...] = (0, 1, 2), **common
+) -> list[TrainConfig]:
+    """One config per (variant, seed): ``common`` settings overridden by each variant's."""
+    sched = schedule(profile)
+    return [
+        TrainConfig(**{**common, **sched, **knobs}, seed=seed)
+        for knobs in variants.values()
+        for seed in paper_seeds(profile, seeds)
+    ]
+
+
 def filter_configs(configs: list[TrainConfig], filters: dict[str, str]) -> list[TrainConfig]:
     """Keep configs whose fields match every ``key=value`` (compared as strings)."""
     if not filters:
@@ -288,13 +305,10 @@ WM_VARIANTS: dict[str, dict] = {
     "Fashion-MNIST and CIFAR-10, 3 seeds",
 )
 def _weight_mirroring(profile: str) -> list[TrainConfig]:
-    sched = schedule(profile)
-    seeds = (0, 1, 2) if profile == "paper" else (0,)
     return [
-        TrainConfig(dataset=ds, lr=paper_lr("pepita", ds), seed=seed, **sched, **variant)
+        cfg
         for ds in ("mnist", "fashion_mnist", "cifar10")
-        for variant in WM_VARIANTS.values()
-        for seed in seeds
+        for cfg in variant_grid(profile, WM_VARIANTS, dataset=ds, lr=paper_lr("pepita", ds))
     ]
 
 
@@ -316,13 +330,7 @@ WM_TUNING: dict[str, dict] = {
     "(PEPITA-WM, MNIST, 1x1024)",
 )
 def _wm_tuning(profile: str) -> list[TrainConfig]:
-    sched = schedule(profile)
-    seeds = (0, 1, 2) if profile == "paper" else (0,)
-    return [
-        TrainConfig(dataset="mnist", rule="pepita_wm", lr=0.1, seed=seed, **sched, **knobs)
-        for knobs in WM_TUNING.values()
-        for seed in seeds
-    ]
+    return variant_grid(profile, WM_TUNING, dataset="mnist", rule="pepita_wm", lr=0.1)
 
 
 # --- Open question 1: how should F be initialised? -----------------------------------------
@@ -343,13 +351,7 @@ F_INITS: dict[str, dict] = {
     "lives in afa_fscale)",
 )
 def _f_init(profile: str) -> list[TrainConfig]:
-    sched = schedule(profile)
-    seeds = (0, 1, 2) if profile == "paper" else (0,)
-    return [
-        TrainConfig(dataset="mnist", rule="pepita", lr=0.1, seed=seed, **sched, **knobs)
-        for knobs in F_INITS.values()
-        for seed in seeds
-    ]
+    return variant_grid(profile, F_INITS, dataset="mnist", rule="pepita", lr=0.1)
 
 
 # --- Going deeper: depth x {weight decay, normalisation, WM} -------------------------------
