@@ -45,12 +45,31 @@ def _erf_df(a: Tensor) -> Tensor:
     return math.sqrt(2.0 / math.pi) * torch.exp(-0.5 * a * a)
 
 
+LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
+
+
+def _leaky_relu(a: Tensor) -> Tensor:
+    return torch.nn.functional.leaky_relu(a, LEAKY_SLOPE)
+
+
+def _leaky_relu_df(a: Tensor) -> Tensor:
+    return torch.where(a > 0, torch.ones_like(a), torch.full_like(a, LEAKY_SLOPE))
+
+
+def _gelu_df(a: Tensor) -> Tensor:
+    # gelu(a) = a Phi(a): derivative Phi(a) + a phi(a)
+    cdf = 0.5 * (1 + torch.erf(a / _SQRT2))
+    return cdf + a * torch.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "relu": Activation("relu", torch.relu, _relu_df),
     "tanh": Activation("tanh", torch.tanh, lambda a: 1 - torch.tanh(a) ** 2),
     "sigmoid": Activation("sigmoid", torch.sigmoid, _sigmoid_df),
     "erf": Activation("erf", _erf, _erf_df),
     "linear": Activation("linear", lambda a: a, torch.ones_like),
+    "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_df),
+    "gelu": Activation("gelu", torch.nn.functional.gelu, _gelu_df),
 }
 
 

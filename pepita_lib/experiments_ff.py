@@ -112,11 +112,9 @@ def _forward_forward(profile: str) -> list[TrainConfig]:
 
 # --- Open question 2: which activations keep the identity? -----------------------------------
 
-# The seven non-linearities of the identity study (rules/ff.py measures all of them), and the
-# ones the trainer can use (pepita_lib/activations.py): leaky ReLU and GELU exist only as
-# probes of the identity, so they have no training runs.
+# The seven non-linearities of the identity study, all trainable (pepita_lib/activations.py).
 IDENTITY_ACTIVATIONS = ("relu", "leaky_relu", "linear", "erf", "tanh", "sigmoid", "gelu")
-TRAINED_ACTIVATIONS = ("relu", "linear", "erf", "tanh", "sigmoid")
+TRAINED_ACTIVATIONS = IDENTITY_ACTIVATIONS
 ACTIVATION_SEEDS = (0, 1, 2)
 
 # activation -> rate chosen by activations_lr_search on a validation split; every other
@@ -174,3 +172,14 @@ def _activations_lr_search(profile: str) -> list[TrainConfig]:
 # PEPITA-Hebbian from the stored baselines runs (wall time / 100 epochs). For the chapters'
 # "re-run it differently" estimates only; a GPU is much faster.
 CPU_SECONDS_PER_EPOCH = {"ff": 16.0, "ff_topdown": 7.0, "pepita": 6.0, "pepita_hebbian": 13.0}
+
+
+def cpu_minutes_estimate(cfg: TrainConfig) -> float | None:
+    """Single-thread CPU minutes for one run of ``cfg`` (a registered net), from
+    :data:`CPU_SECONDS_PER_EPOCH` scaled by epochs and training images; None for a rule
+    without a measurement."""
+    per_epoch = CPU_SECONDS_PER_EPOCH.get(cfg.rule)
+    if per_epoch is None:
+        return None
+    n_train = cfg.train_subset if cfg.train_subset is not None else 60000 - cfg.val_size
+    return per_epoch * cfg.epochs * min(n_train, 60000 - cfg.val_size) / 60000 / 60

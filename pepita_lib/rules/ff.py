@@ -395,9 +395,7 @@ def _autograd_df(f: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
 
 # Activations outside pepita_lib/activations.py that the FF-identity study uses.
 EXTRA_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "leaky_relu": tF.leaky_relu,  # negative slope 0.01
-    "gelu": tF.gelu,
-    "softplus": tF.softplus,
+    "softplus": tF.softplus,  # probes only (activations.py holds the trainable ones)
 }
 
 ActivationSpec = str | Activation | Callable[[Tensor], Tensor] | None
