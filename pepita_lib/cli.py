@@ -177,11 +177,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     names = [args.experiment] if args.experiment else list(EXPERIMENTS)
     profiles = [args.profile] if args.profile else list(PROFILES)
-    print(f"{'experiment':<16} {'profile':<7} {'finished':>8} {'diverged':>8} {'missing':>8}")
+    w = max(len("experiment"), *(len(n) for n in names))
+    print(f"{'experiment':<{w}} {'profile':<7} {'finished':>8} {'diverged':>8} {'missing':>8}")
     for name in names:
         for prof in profiles:
             c = status(name, prof, args.results, _filters(args.filter))
-            print(f"{name:<16} {prof:<7} {c['finished']:>8} {c['diverged']:>8} {c['missing']:>8}")
+            print(f"{name:<{w}} {prof:<7} {c['finished']:>8} {c['diverged']:>8} {c['missing']:>8}")
     return 0
 
 
