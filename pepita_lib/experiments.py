@@ -83,6 +83,14 @@ def get_experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
+def search_schedule(profile: str, epochs: int) -> dict:
+    """Settings of a learning-rate search: ``epochs`` epochs, no decay, a 10k validation split
+    carved from the training set (``paper``); the smoke schedule with a 1k split otherwise."""
+    if profile == "paper":
+        return {"epochs": epochs, "decay_epochs": (), "val_size": 10000}
+    return {**schedule(profile), "val_size": 1000}
+
+
 def paper_seeds(profile: str, seeds: tuple[int, ...] = (0, 1, 2)) -> tuple[int, ...]:
     """The seeds a grid runs: all of them under ``paper``, seed 0 alone under ``smoke``."""
     return seeds if profile == "paper" else (0,)
@@ -142,10 +150,7 @@ LR_GRID = (0.1, 0.03, 0.01, 0.003, 0.001, 0.0003)
     "the dataset's default rate",
 )
 def _lr_search(profile: str) -> list[TrainConfig]:
-    if profile == "paper":
-        common = {"epochs": 10, "decay_epochs": (), "val_size": 10000}
-    else:
-        common = {**schedule(profile), "val_size": 1000}
+    common = search_schedule(profile, 10)
     drifting = [
         TrainConfig(dataset=ds, rule=rule, lr=lr, **common)
         for ds in ("mnist", "fashion_mnist")
@@ -173,10 +178,7 @@ DEPTH_LR_GRID_EXTRA = {3: (0.001, 0.0003)}
     "(3 epochs, MNIST): deeper nets diverge at the 1-layer rate",
 )
 def _depth_lr_search(profile: str) -> list[TrainConfig]:
-    if profile == "paper":
-        common = {"epochs": 3, "decay_epochs": (), "val_size": 10000}
-    else:
-        common = {**schedule(profile), "val_size": 1000}
+    common = search_schedule(profile, 3)
     return [
         TrainConfig(dataset="mnist", rule=rule, hidden=(1024,) * depth, lr=lr, **common)
         for rule in ("pepita", "pepita_hebbian")
@@ -254,10 +256,7 @@ FSCALE_LR_GRID_EXTRA = {2.0: (0.0003, 0.0001), 5.0: (0.0003, 0.0001, 0.00003)}
     "the first-layer update grows with F, so a fixed rate diverges at large scales",
 )
 def _fscale_lr_search(profile: str) -> list[TrainConfig]:
-    if profile == "paper":
-        common = {"epochs": 3, "decay_epochs": (), "val_size": 10000}
-    else:
-        common = {**schedule(profile), "val_size": 1000}
+    common = search_schedule(profile, 3)
     paper = profile == "paper"
     scales, rates = (F_SCALES, FSCALE_LR_GRID) if paper else ((0.05, 5.0), (0.1, 0.001))
     return [
@@ -389,10 +388,7 @@ def _plain_rate(dataset: str, depth: int) -> float | None:
 )
 def _deep_lr_search(profile: str) -> list[TrainConfig]:
     paper = profile == "paper"
-    if paper:
-        common = {"epochs": 2, "decay_epochs": (), "val_size": 10000}
-    else:
-        common = {**schedule(profile), "val_size": 1000}
+    common = search_schedule(profile, 2)
     datasets = ("mnist", "cifar10", "cifar100") if paper else ("mnist",)
     depths = DEPTHS if paper else (2,)
     cells = []

@@ -21,7 +21,7 @@ registry before every run.
 from __future__ import annotations
 
 from .config import TrainConfig
-from .experiments import DATASET_LR, register, schedule
+from .experiments import DATASET_LR, register, schedule, search_schedule
 
 # --- Forward-Forward ---------------------------------------------------------------------
 
@@ -133,8 +133,8 @@ def activation_lr(activation: str) -> float:
 
 @register(
     "activations",
-    "PEPITA and PEPITA-Hebbian with ReLU, linear, erf, tanh and sigmoid units (MNIST, "
-    "1 x 1024, 3 seeds; the ReLU cells are the baselines' runs)",
+    "PEPITA and PEPITA-Hebbian with ReLU, leaky ReLU, linear, erf, tanh, sigmoid and GELU "
+    "units (MNIST, 1 x 1024, 3 seeds; the ReLU cells are the baselines' runs)",
 )
 def _activations(profile: str) -> list[TrainConfig]:
     seeds = ACTIVATION_SEEDS if profile == "paper" else (0,)
@@ -152,10 +152,8 @@ def _activations(profile: str) -> list[TrainConfig]:
     "(3 epochs, MNIST, 1 x 1024): unstable at the shared rate 0.1 in a short probe",
 )
 def _activations_lr_search(profile: str) -> list[TrainConfig]:
-    if profile == "paper":
-        common, rates = {"epochs": 3, "decay_epochs": (), "val_size": 10000}, ACTIVATION_LR_GRID
-    else:
-        common, rates = {**schedule(profile), "val_size": 1000}, ACTIVATION_LR_GRID[::2]
+    common = search_schedule(profile, 3)
+    rates = ACTIVATION_LR_GRID if profile == "paper" else ACTIVATION_LR_GRID[::2]
     return [
         TrainConfig(dataset="mnist", rule=rule, hidden=(1024,), activation=act, lr=lr, **common)
         for act in LR_SEARCH_ACTIVATIONS
