@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .config import TrainConfig
-from .experiments import filter_configs, get_experiment
-from .runner import train_task
-from .store import find_record, record_path, write_json_atomic
+from .runner import plan, train_task
+from .store import record_path, write_json_atomic
 
 
 def run_experiment_ray(
@@ -48,10 +47,9 @@ def run_experiment_ray(
         ) from err
     from tqdm import tqdm
 
-    configs = filter_configs(get_experiment(experiment).configs(profile), filters or {})
     missing = []
-    for cfg in configs:
-        if find_record(results_dir, experiment, cfg) is None:
+    for cfg, rec in plan(experiment, profile, results_dir, filters):
+        if rec is None:
             missing.append(cfg)
         else:
             yield cfg, "cached"

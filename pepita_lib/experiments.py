@@ -130,7 +130,7 @@ def filter_configs(configs: list[TrainConfig], filters: dict[str, str]) -> list[
 @register("baselines", "BP, FA, DRTP and the PEPITA family, 1x1024, four datasets, 5 seeds")
 def _baselines(profile: str) -> list[TrainConfig]:
     sched = schedule(profile)
-    seeds = SEEDS if profile == "paper" else (0,)
+    seeds = paper_seeds(profile, SEEDS)
     return [
         TrainConfig(
             dataset=ds, rule=rule, hidden=(1024,), lr=paper_lr(rule, ds), seed=seed, **sched
@@ -208,7 +208,7 @@ def depth_lr(rule: str, dataset: str, depth: int) -> float:
 )
 def _hebbian_depth(profile: str) -> list[TrainConfig]:
     sched = schedule(profile)
-    seeds = (0, 1, 2) if profile == "paper" else (0,)
+    seeds = paper_seeds(profile)
     return [
         TrainConfig(
             dataset=ds,
@@ -232,7 +232,7 @@ def _hebbian_depth(profile: str) -> list[TrainConfig]:
 )
 def _afa_vs_pepita(profile: str) -> list[TrainConfig]:
     sched = schedule(profile)
-    seeds = (0, 1, 2) if profile == "paper" else (0,)
+    seeds = paper_seeds(profile)
     return [
         TrainConfig(dataset=ds, rule=rule, hidden=(1024,), lr=DATASET_LR[ds], seed=seed, **sched)
         for ds in ("mnist", "cifar10")
@@ -430,7 +430,7 @@ def deep_lr(dataset: str, depth: int, variant: str) -> float | None:
 def _going_deeper(profile: str) -> list[TrainConfig]:
     sched = schedule(profile)
     paper = profile == "paper"
-    seeds = (0, 1, 2) if paper else (0,)
+    seeds = paper_seeds(profile)
     # the smoke profile keeps CI short: two depths on MNIST, one rate for every cell
     datasets = ("mnist", "cifar10", "cifar100") if paper else ("mnist",)
     depths = DEPTHS if paper else (1, 2)

@@ -21,7 +21,7 @@ registry before every run.
 from __future__ import annotations
 
 from .config import TrainConfig
-from .experiments import DATASET_LR, register, schedule, search_schedule
+from .experiments import DATASET_LR, paper_seeds, register, schedule, search_schedule
 
 # --- Forward-Forward ---------------------------------------------------------------------
 
@@ -87,7 +87,7 @@ def pepita_config(rule: str, seed: int, profile: str, activation: str = "relu") 
     "pairs next to PEPITA and PEPITA-Hebbian (MNIST, 1 x 1024); 3 seeds",
 )
 def _forward_forward(profile: str) -> list[TrainConfig]:
-    seeds = FF_SEEDS if profile == "paper" else (0,)
+    seeds = paper_seeds(profile, FF_SEEDS)
     ff = [ff_config(ds, seed, profile) for ds in FF_DATASETS for seed in seeds]
     topdown = [
         TrainConfig(
@@ -137,7 +137,7 @@ def activation_lr(activation: str) -> float:
     "units (MNIST, 1 x 1024, 3 seeds; the ReLU cells are the baselines' runs)",
 )
 def _activations(profile: str) -> list[TrainConfig]:
-    seeds = ACTIVATION_SEEDS if profile == "paper" else (0,)
+    seeds = paper_seeds(profile, ACTIVATION_SEEDS)
     return [
         pepita_config(rule, seed, profile, activation)
         for activation in TRAINED_ACTIVATIONS
