@@ -134,7 +134,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_experiment
 
-    common = dict(progress=not args.quiet, data_root=args.data_root, download=args.download)
+    common = dict(
+        progress=not args.quiet,
+        data_root=args.data_root,
+        download=args.download,
+        seed_batch=args.seed_batch,
+    )
     if args.executor == "ray":
         from .distributed import run_experiment_ray
 
@@ -156,6 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.results,
             _filters(args.filter),
             args.device,
+            jobs=args.jobs,
             **common,
         )
     counts: dict[str, int] = {}
@@ -243,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--jobs", type=int, default=1, help="local executor: runs trained at once (processes)"
+    )
+    r.add_argument(
+        "--seed-batch",
+        type=int,
+        default=None,
+        help="seeds of one setting trained as one stacked batch (default: 1 on a CPU, "
+        "10 on a GPU; records are the same either way)",
     )
     r.add_argument("--ray-address", help="Ray cluster to join (default: local instance)")
     r.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run")

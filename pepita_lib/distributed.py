@@ -1,8 +1,9 @@
 """Running an experiment's missing runs as Ray tasks (optional extra ``ray``).
 
-Each missing config becomes one task that loads its data, trains, and returns the run
-record; the driver writes every record into the results store exactly as a local run
-would (atomic write, content-addressed path). Workers therefore need the data but not the
+Each missing unit (one config, or up to ``seed_batch`` seeds of one setting trained as a
+stacked batch) becomes one task that loads its data, trains, and returns the run records;
+the driver writes every record into the results store exactly as a local run would
+(atomic write, content-addressed path). Workers therefore need the data but not the
 results folder: the same code path serves one laptop (``ray.init()`` starts a local
 instance) and a cluster (``address="auto"`` or ``ray://...``), as long as each node can
 read the data (``PEPITA_DATA_DIR`` is forwarded to the workers, or let them download).
@@ -15,8 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .config import TrainConfig
-from .runner import plan, train_task
-from .store import record_path, write_json_atomic
+from .runner import plan, seed_groups, train_task, write_unit
 
 
 def run_experiment_ray(
@@ -32,6 +32,7 @@ def run_experiment_ray(
     data_root: str | Path | None = None,
     download: bool = False,
     progress: bool = True,
+    seed_batch: int | None = None,
 ) -> Iterator[tuple[TrainConfig, str]]:
     """Like :func:`pepita_lib.runner.run_experiment`, with each missing run a Ray task.
 
@@ -55,34 +56,33 @@ def run_experiment_ray(
             yield cfg, "cached"
     if not missing:
         return
+    # A task trains one unit: up to seed_batch seeds of one setting as a stacked batch.
+    units = seed_groups(missing, seed_batch or (10 if gpus_per_run > 0 else 1))
     env = {k: v for k, v in os.environ.items() if k.startswith("PEPITA_")}
     if not ray.is_initialized():
         ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
     task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(train_task)
     pending = {
         task.remote(
-            cfg.to_dict(),
+            [cfg.to_dict() for cfg in unit],
             experiment,
             profile,
             device,
             None if data_root is None else str(data_root),
             download,
-        ): cfg
-        for cfg in missing
+        ): unit
+        for unit in units
     }
-    bar = tqdm(total=len(pending), desc=f"{experiment}/{profile} (ray)", disable=not progress)
+    bar = tqdm(total=len(missing), desc=f"{experiment}/{profile} (ray)", disable=not progress)
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
-        cfg = pending.pop(done[0])
+        unit = pending.pop(done[0])
         try:
             result = ray.get(done[0])
         except Exception as err:  # a failed task must not stop the others
-            yield cfg, f"error: {type(err).__name__}: {err}"
+            for cfg in unit:
+                yield cfg, f"error: {type(err).__name__}: {err}"
         else:
-            if isinstance(result, str):
-                yield cfg, result
-            else:
-                write_json_atomic(record_path(results_dir, experiment, cfg), result)
-                yield cfg, result["status"]
-        bar.update(1)
+            yield from write_unit(results_dir, experiment, unit, result)
+        bar.update(len(unit))
     bar.close()

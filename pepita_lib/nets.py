@@ -7,6 +7,12 @@ layer computes ``a = h @ W.T`` with ``W`` of shape (d_l, d_{l-1}).
 Dropout multiplies hidden activities by a mask m_l (entries 0 or 1/(1-p)). The mask is
 drawn once per training step (:func:`dropout_masks`) and passed to every forward pass of
 that step, so PEPITA's clean and modulated passes see the same sub-network.
+
+Seeds as one batch: a net may hold S independent networks of the same shape, each weight
+stacked along a leading seed axis (S, d_l, d_{l-1}), with activities shaped (S, B, d_l).
+Every function here and every update rule that declares ``batchable`` is written with
+``.mT`` and ``dim=-1`` so the same code trains one net or S of them (batched matmuls);
+:meth:`Net.seed` views one of the S nets for evaluation.
 """
 
 from __future__ import annotations
@@ -32,11 +38,27 @@ class Net:
 
     @property
     def sizes(self) -> list[int]:
-        return [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
+        return [self.weights[0].shape[-1]] + [w.shape[-2] for w in self.weights]
 
     @property
     def depth(self) -> int:
         return len(self.weights)
+
+    @property
+    def seeds(self) -> int | None:
+        """S for a net of S stacked seeds, None for a single net."""
+        return self.weights[0].shape[0] if self.weights[0].dim() == 3 else None
+
+    def seed(self, s: int) -> Net:
+        """The s-th of S stacked nets, as a single net sharing its storage."""
+        return Net([w[s] for w in self.weights], self.act, self.dropout, self.norm)
+
+
+def stack_nets(nets: list[Net]) -> Net:
+    """S nets of one shape as one net with a leading seed axis (copies the weights)."""
+    first = nets[0]
+    weights = [torch.stack(ws) for ws in zip(*(n.weights for n in nets))]
+    return Net(weights, first.act, first.dropout, first.norm)
 
 
 def init_weight(d_out: int, d_in: int, init: str, gen: torch.Generator) -> Tensor:
@@ -72,7 +94,7 @@ def normalise(h: Tensor, norm: str) -> Tensor:
     """Activation normalisation (SPEC 1.6): divide the whole batch matrix by its Frobenius
     norm ("batch", as one public implementation does) or each sample by its L2 norm."""
     if norm == "batch":
-        return h / h.norm().clamp_min(1e-12)
+        return h / torch.linalg.matrix_norm(h, keepdim=True).clamp_min(1e-12)
     if norm == "sample":
         return h / h.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return h
@@ -85,7 +107,7 @@ def dropout_masks(net: Net, batch: int, gen: torch.Generator | None) -> list[Ten
     keep = 1.0 - net.dropout
     # Drawn on the generator's device, so CUDA runs never copy masks from the host.
     return [
-        (torch.rand(batch, w.shape[0], generator=gen, device=gen.device) < keep).to(w.dtype) / keep
+        (torch.rand(batch, w.shape[-2], generator=gen, device=gen.device) < keep).to(w.dtype) / keep
         for w in net.weights[:-1]
     ]
 
@@ -105,10 +127,10 @@ def forward(
     hs, As = [x], []
     h = x
     for l, w in enumerate(net.weights):
-        a = first_preact if (l == 0 and first_preact is not None) else h @ w.T
+        a = first_preact if (l == 0 and first_preact is not None) else h @ w.mT
         As.append(a)
         if l == net.depth - 1:
-            h = torch.softmax(a, dim=1)
+            h = torch.softmax(a, dim=-1)
         else:
             h = normalise(net.act.f(a), net.norm)
             if masks[l] is not None:

@@ -27,7 +27,7 @@ class Outer:
     n: int
 
     def dense(self) -> Tensor:
-        return self.post.T @ self.pre / self.n
+        return self.post.mT @ self.pre / self.n
 
 
 Grad = Tensor | Outer
@@ -40,7 +40,9 @@ def dense(g: Grad) -> Tensor:
 def _add_into(buf: Tensor, g: Grad, alpha: float = 1.0, beta: float = 1.0) -> None:
     """buf <- beta * buf + alpha * g, fused when g is an outer product."""
     if isinstance(g, Outer):
-        buf.addmm_(g.post.T, g.pre, beta=beta, alpha=alpha / g.n)
+        # (S, d_out, d_in) buffers of stacked seeds take the batched form of the same product
+        fused = buf.baddbmm_ if buf.dim() == 3 else buf.addmm_
+        fused(g.post.mT, g.pre, beta=beta, alpha=alpha / g.n)
     else:
         if beta != 1.0:
             buf.mul_(beta)
@@ -50,8 +52,8 @@ def _add_into(buf: Tensor, g: Grad, alpha: float = 1.0, beta: float = 1.0) -> No
 def stack_outer(*terms: tuple[float, Outer]) -> Outer:
     """sum_i c_i * Outer_i as one Outer (concatenated along the sample axis)."""
     n = terms[0][1].n
-    post = torch.cat([c * o.post for c, o in terms], dim=0)
-    pre = torch.cat([o.pre for _, o in terms], dim=0)
+    post = torch.cat([c * o.post for c, o in terms], dim=-2)
+    pre = torch.cat([o.pre for _, o in terms], dim=-2)
     return Outer(post, pre, n)
 
 

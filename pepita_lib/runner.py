@@ -16,7 +16,7 @@ from .data import DataNotFoundError, Dataset
 from .experiments import filter_configs, get_experiment
 from .provenance import resolve_device
 from .store import find_record, record_path, write_json_atomic
-from .train import data_for, train
+from .train import data_for, seed_group_key, train_seeds
 
 DEFAULT_RESULTS = Path("results")
 
@@ -25,32 +25,59 @@ _worker_data: dict[tuple, Dataset] = {}
 
 
 def train_task(
-    cfg_dict: dict,
+    cfg_dicts: list[dict],
     experiment: str,
     profile: str,
     device: str,
     data_root: str | None = None,
     download: bool = False,
     threads: int | None = None,
-) -> dict | str:
-    """Train one config in a worker (process pool or Ray task): its record, or ``"no data: ..."``.
+) -> list[dict] | str:
+    """Train one unit (configs differing only in seed, trained as one batch) in a worker
+    (process pool or Ray task): their records, or ``"no data: ..."``.
 
-    The caller writes the record, so workers need the data but never the results folder.
+    The caller writes the records, so workers need the data but never the results folder.
     """
     if threads:
         torch.set_num_threads(threads)
-    cfg = TrainConfig.from_dict(cfg_dict)
+    cfgs = [TrainConfig.from_dict(d) for d in cfg_dicts]
     dev = resolve_device(device)
-    key = (*_data_key(cfg), str(dev))
+    key = (*_data_key(cfgs[0]), str(dev))
     if key not in _worker_data:
         _worker_data.clear()
         try:
-            _worker_data[key] = data_for(cfg, dev, data_root, download)
+            _worker_data[key] = data_for(cfgs[0], dev, data_root, download)
         except DataNotFoundError as err:
             return f"no data: {err}"
-    return train(
-        cfg, dev, _worker_data[key], experiment=experiment, profile=profile, progress=False
+    return train_seeds(
+        cfgs, dev, _worker_data[key], experiment=experiment, profile=profile, progress=False
     )
+
+
+def default_seed_batch(device: torch.device) -> int:
+    """Seeds trained as one batch when the caller does not say: on a CPU one (measured in
+    bench/RESULTS.md: a stack of S seeds costs S times one seed, the cores are already
+    busy), on a GPU up to 10 (one small-batch run leaves most of the card idle)."""
+    return 10 if device.type == "cuda" else 1
+
+
+def seed_groups(configs: list[TrainConfig], seed_batch: int) -> list[list[TrainConfig]]:
+    """Training units: up to ``seed_batch`` configs that differ only in their seed (and use
+    a batchable rule) go together; every other config is a unit of its own. Units keep
+    the configs' order of first appearance."""
+    units: list[list[TrainConfig]] = []
+    open_units: dict[str, list[TrainConfig]] = {}
+    for cfg in configs:
+        key = seed_group_key(cfg) if seed_batch > 1 else None
+        unit = open_units.get(key) if key is not None else None
+        if unit is None or len(unit) >= seed_batch:
+            unit = [cfg]
+            units.append(unit)
+            if key is not None:
+                open_units[key] = unit
+        else:
+            unit.append(cfg)
+    return units
 
 
 def plan(
@@ -93,15 +120,18 @@ def run_experiment(
     skip_missing_data: bool = True,
     only: set[str] | None = None,
     jobs: int = 1,
+    seed_batch: int | None = None,
 ) -> Iterator[tuple[TrainConfig, str]]:
     """Train every missing run of ``experiment`` and write its record; yields (cfg, outcome).
 
     Outcomes: ``cached`` (already stored), ``finished``, ``diverged`` or ``no data: ...``
     (the dataset is not available here; the run stays missing). Configs are grouped by
     the data they need so each dataset is loaded once. ``only`` restricts the run to
-    configs with these run ids. ``jobs > 1`` trains that many runs at once in worker
+    configs with these run ids. ``jobs > 1`` trains that many units at once in worker
     processes (on a CPU each gets cores // jobs threads; on a GPU they share the card,
-    which pays off because one small-batch run leaves most of it idle).
+    which pays off because one small-batch run leaves most of it idle). ``seed_batch``:
+    how many seeds of one setting train as one stacked batch (default
+    :func:`default_seed_batch`); records are the same either way, up to float rounding.
     """
     dev = resolve_device(device)
     todo = plan(experiment, profile, results_dir, filters)
@@ -111,9 +141,10 @@ def run_experiment(
     for cfg, rec in todo:
         if rec is not None:
             yield cfg, "cached"
-    if jobs > 1 and missing:
+    units = seed_groups(missing, seed_batch or default_seed_batch(dev))
+    if jobs > 1 and units:
         yield from _run_pool(
-            missing,
+            units,
             experiment,
             profile,
             results_dir,
@@ -126,34 +157,40 @@ def run_experiment(
         )
         return
     cache: dict[tuple, Dataset | str] = {}
-    for cfg in tqdm(missing, desc=f"{experiment}/{profile}", unit="run", disable=not progress):
-        key = _data_key(cfg)
+    bar = tqdm(total=len(missing), desc=f"{experiment}/{profile}", unit="run", disable=not progress)
+    for unit in units:
+        key = _data_key(unit[0])
         if key not in cache:
             cache.clear()  # one dataset resident at a time
             try:
-                cache[key] = data_for(cfg, dev, data_root, download)
+                cache[key] = data_for(unit[0], dev, data_root, download)
             except DataNotFoundError as err:
                 if not skip_missing_data:
                     raise
                 cache[key] = f"no data: {err}"
         data = cache[key]
         if isinstance(data, str):
-            yield cfg, data
+            for cfg in unit:
+                yield cfg, data
+            bar.update(len(unit))
             continue
-        rec = train(
-            cfg,
+        records = train_seeds(
+            unit,
             dev,
             data,
             experiment=experiment,
             profile=profile,
-            out=record_path(results_dir, experiment, cfg),
+            outs=[record_path(results_dir, experiment, cfg) for cfg in unit],
             progress=progress,
         )
-        yield cfg, rec["status"]
+        bar.update(len(unit))
+        for cfg, rec in zip(unit, records):
+            yield cfg, rec["status"]
+    bar.close()
 
 
 def _run_pool(
-    missing: list[TrainConfig],
+    units: list[list[TrainConfig]],
     experiment: str,
     profile: str,
     results_dir: str | Path,
@@ -170,24 +207,44 @@ def _run_pool(
     with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
         futures = {
             pool.submit(
-                train_task, cfg.to_dict(), experiment, profile, str(dev), root, download, threads
-            ): cfg
-            for cfg in missing
+                train_task,
+                [cfg.to_dict() for cfg in unit],
+                experiment,
+                profile,
+                str(dev),
+                root,
+                download,
+                threads,
+            ): unit
+            for unit in units
         }
         bar = tqdm(
-            total=len(futures),
+            total=sum(len(u) for u in units),
             desc=f"{experiment}/{profile} x{jobs}",
             unit="run",
             disable=not progress,
         )
         for fut in as_completed(futures):
-            cfg, result = futures[fut], fut.result()
-            bar.update(1)
-            if isinstance(result, str):
-                if not skip_missing_data:
-                    raise DataNotFoundError(result)
-                yield cfg, result
-                continue
-            write_json_atomic(record_path(results_dir, experiment, cfg), result)
-            yield cfg, result["status"]
+            unit, result = futures[fut], fut.result()
+            bar.update(len(unit))
+            yield from write_unit(results_dir, experiment, unit, result, skip_missing_data)
         bar.close()
+
+
+def write_unit(
+    results_dir: str | Path,
+    experiment: str,
+    unit: list[TrainConfig],
+    result: list[dict] | str,
+    skip_missing_data: bool = True,
+) -> Iterator[tuple[TrainConfig, str]]:
+    """Store a worker's records (atomically, content-addressed); yields (cfg, outcome)."""
+    if isinstance(result, str):
+        if not skip_missing_data:
+            raise DataNotFoundError(result)
+        for cfg in unit:
+            yield cfg, result
+        return
+    for cfg, rec in zip(unit, result):
+        write_json_atomic(record_path(results_dir, experiment, cfg), rec)
+        yield cfg, rec["status"]

@@ -3,6 +3,12 @@
 One code path for CPU and CUDA: the data already lives on the device, batches are index
 slices, dropout masks are drawn on the device, and no update needs autograd. The loss is
 accumulated on the device and read once per epoch, so the loop never waits on a sync.
+
+Seeds as one batch: :func:`train_seeds` trains S configs that differ only in their seed as
+one stacked net (weights (S, d_l, d_{l-1}), batched matmuls) through the same rule code.
+Each seed keeps its own random streams (initial weights and feedback, batch order, dropout
+masks), so its record equals the one :func:`train` writes for it alone, up to float
+rounding. :func:`train` is the one-seed case of the same loop.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ from tqdm import tqdm
 
 from .config import TrainConfig, run_id
 from .data import Dataset, batches, load_dataset, one_hot
-from .nets import dropout_masks, make_net
+from .nets import Net, dropout_masks, make_net, stack_nets
 from .optim import SGD, lr_at
 from .provenance import environment, now, resolve_device
-from .rules import make_rule
+from .rules import RULES, make_rule
 from .store import write_json_atomic
 
 Tensor = torch.Tensor
@@ -47,8 +53,39 @@ def data_for(
     )
 
 
-def _finite(net_weights: list[Tensor], loss: float) -> bool:
-    return math.isfinite(loss) and all(bool(torch.isfinite(w).all()) for w in net_weights)
+def seed_group_key(cfg: TrainConfig) -> str | None:
+    """Configs with the same key can train together as one batch of seeds: the same
+    settings but the seed, and a rule whose update code handles stacked nets (None when
+    it does not)."""
+    if not getattr(RULES.get(cfg.rule), "batchable", False):
+        return None
+    return run_id(cfg.replace(seed=0))
+
+
+def _finite(weights: list[Tensor], loss: float) -> bool:
+    return math.isfinite(loss) and all(bool(torch.isfinite(w).all()) for w in weights)
+
+
+def _seed_batches(
+    n: int, batch_size: int, gens: list[torch.Generator], dev: torch.device, stacked: bool
+):
+    """Index slices, (B,) for one seed or (S, B) with each seed's own order."""
+    streams = [batches(n, batch_size, g, dev) for g in gens]
+    if not stacked:
+        yield from streams[0]
+        return
+    for idx in zip(*streams):
+        yield torch.stack(idx)
+
+
+def _seed_masks(
+    nets: list[Net], batch: int, gens: list[torch.Generator], stacked: bool
+) -> list[Tensor | None]:
+    """This step's dropout masks, drawn per seed from its own generator."""
+    per_seed = [dropout_masks(net, batch, g) for net, g in zip(nets, gens)]
+    if not stacked:
+        return per_seed[0]
+    return [None if ms[0] is None else torch.stack(ms) for ms in zip(*per_seed)]
 
 
 def train(
@@ -70,6 +107,50 @@ def train(
     matrices, so every rule with the same seed starts from the same W_l; a second one
     (``seed + 1``) orders the batches; a third on the device (``seed + 2``) draws dropout.
     """
+    return train_seeds(
+        [cfg],
+        device,
+        data,
+        experiment=experiment,
+        profile=profile,
+        outs=None if out is None else [out],
+        progress=progress,
+        data_root=data_root,
+        download=download,
+        on_epoch=on_epoch,
+    )[0]
+
+
+def train_seeds(
+    cfgs: list[TrainConfig],
+    device: str | torch.device = "auto",
+    data: Dataset | None = None,
+    *,
+    experiment: str | None = None,
+    profile: str | None = None,
+    outs: list[str | Path] | None = None,
+    progress: bool = True,
+    data_root: str | Path | None = None,
+    download: bool = False,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Train configs that differ only in their seed together; one record per config.
+
+    With more than one config the rule must be ``batchable`` and the nets are stacked
+    along a leading seed axis. A seed that diverges is recorded as diverged and its slice
+    zeroed (so it stops producing inf/NaN work) while the others train on.
+    """
+    if not cfgs:
+        return []
+    cfg, stacked = cfgs[0], len(cfgs) > 1
+    if stacked:
+        keys = {seed_group_key(c) for c in cfgs}
+        if None in keys:
+            raise ValueError(f"rule {cfg.rule!r} cannot train seeds as one batch")
+        if len(keys) > 1:
+            raise ValueError("seeds trained as one batch must share every setting but the seed")
+        if len({c.seed for c in cfgs}) < len(cfgs):
+            raise ValueError("seeds trained as one batch must be distinct")
     dev = resolve_device(device)
     started, t0 = now(), time.perf_counter()
     data = data if data is not None else data_for(cfg, dev, data_root, download)
@@ -77,76 +158,127 @@ def train(
         raise ValueError(f"data lives on {data.x_train.device}, training asked for {dev}")
     sizes = [data.input_dim, *cfg.hidden, data.num_classes]
 
-    init_gen = torch.Generator().manual_seed(cfg.seed)
-    net = make_net(sizes, cfg.activation, cfg.init, cfg.dropout, init_gen, dev, cfg.act_norm)
     rule = make_rule(cfg)
-    state = rule.init_state(net, init_gen)
+    seed_nets, seed_states = [], []
+    for c in cfgs:
+        init_gen = torch.Generator().manual_seed(c.seed)
+        seed_nets.append(
+            make_net(sizes, c.activation, c.init, c.dropout, init_gen, dev, c.act_norm)
+        )
+        seed_states.append(rule.init_state(seed_nets[-1], init_gen))
+    if stacked:
+        net = stack_nets(seed_nets)
+        state = {k: torch.stack([st[k] for st in seed_states]) for k in seed_states[0]}
+        # evaluation and angles look at one seed at a time, through views of the stack
+        seed_nets = [net.seed(s) for s in range(len(cfgs))]
+        seed_states = [{k: v[s] for k, v in state.items()} for s in range(len(cfgs))]
+    else:
+        net, state = seed_nets[0], seed_states[0]
     n = data.x_train.shape[0]
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     with torch.no_grad():
         rule.before_training(net, state, steps_per_epoch)
-    order_gen = torch.Generator().manual_seed(cfg.seed + 1)
-    drop_gen = torch.Generator(device=dev).manual_seed(cfg.seed + 2)
+    order_gens = [torch.Generator().manual_seed(c.seed + 1) for c in cfgs]
+    drop_gens = [torch.Generator(device=dev).manual_seed(c.seed + 2) for c in cfgs]
     opt = SGD(net.weights, cfg.lr, cfg.momentum, cfg.weight_decay)
 
-    def evaluate() -> dict:
-        row = {"test_accuracy": rule.accuracy(net, state, data.x_test, data.y_test)}
+    def evaluate(s: int) -> dict:
+        sn, st = seed_nets[s], seed_states[s]
+        row = {"test_accuracy": rule.accuracy(sn, st, data.x_test, data.y_test)}
         if data.x_val is not None:
-            row["val_accuracy"] = rule.accuracy(net, state, data.x_val, data.y_val)
-        row.update(rule.angles(net, state))
+            row["val_accuracy"] = rule.accuracy(sn, st, data.x_val, data.y_val)
+        row.update(rule.angles(sn, st))
         return row
 
-    initial = evaluate()
-    history: list[dict] = []
-    status = "finished"
-    bar = tqdm(
-        range(cfg.epochs),
-        desc=f"{cfg.rule}/{cfg.dataset}",
-        disable=not progress,
-        unit="epoch",
-        leave=False,
-    )
+    seeds = range(len(cfgs))
+    initial = [evaluate(s) for s in seeds]
+    histories: list[list[dict]] = [[] for _ in seeds]
+    statuses = ["finished" for _ in seeds]
+    desc = f"{cfg.rule}/{cfg.dataset}" + (f" x{len(cfgs)} seeds" if stacked else "")
+    bar = tqdm(range(cfg.epochs), desc=desc, disable=not progress, unit="epoch", leave=False)
     with torch.no_grad():
         for epoch in bar:
             te = time.perf_counter()
             opt.lr = lr_at(epoch, cfg.lr, cfg.lr_decay, cfg.decay_epochs)
             rule.begin_epoch(net, state, epoch, steps_per_epoch)
-            loss_sum = torch.zeros((), device=dev)
-            for idx in batches(n, cfg.batch_size, order_gen, dev):
+            loss_sum = torch.zeros(len(cfgs) if stacked else (), device=dev)
+            for idx in _seed_batches(n, cfg.batch_size, order_gens, dev, stacked):
                 x = data.x_train[idx]
                 t = one_hot(data.y_train[idx], data.num_classes)
-                masks = dropout_masks(net, x.shape[0], drop_gen)
-                loss_sum += rule.step(net, state, opt, x, t, masks) * x.shape[0]
-            train_loss = float(loss_sum) / n
+                masks = _seed_masks(seed_nets, x.shape[-2], drop_gens, stacked)
+                loss_sum += rule.step(net, state, opt, x, t, masks) * x.shape[-2]
+            losses = (loss_sum / n).reshape(-1).tolist()
             seconds = time.perf_counter() - te
-            if not _finite(net.weights, train_loss):
-                status = "diverged"
-                history.append(
-                    {
-                        "epoch": epoch + 1,
-                        "train_loss": None,
-                        "lr": opt.lr,
-                        "seconds": seconds,
-                        "test_accuracy": None,
-                    }
-                )
+            for s in seeds:
+                if statuses[s] == "finished":
+                    row = _epoch_row(epoch, losses[s], opt.lr, seconds, seed_nets[s], evaluate, s)
+                    histories[s].append(row)
+                    if row["test_accuracy"] is None:
+                        statuses[s] = "diverged"
+                        if stacked:
+                            _zero_seed(net, opt, s)
+                    elif on_epoch is not None:
+                        on_epoch(row)
+            if all(st == "diverged" for st in statuses):
                 break
-            row = {"epoch": epoch + 1, "train_loss": train_loss, "lr": opt.lr, "seconds": seconds}
-            row.update(evaluate())
-            # Finite loss but overflowing metrics (huge weights): diverged as well.
-            bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
-            if bad:
-                status = "diverged"
-                row.update({k: None for k in bad})
-                row["test_accuracy"] = None
-                history.append(row)
-                break
-            history.append(row)
-            bar.set_postfix(acc=f"{row['test_accuracy']:.4f}", loss=f"{train_loss:.3f}")
-            if on_epoch is not None:
-                on_epoch(row)
+            if not stacked and histories[0][-1]["test_accuracy"] is not None:
+                row = histories[0][-1]
+                bar.set_postfix(acc=f"{row['test_accuracy']:.4f}", loss=f"{row['train_loss']:.3f}")
     bar.close()
 
+    provenance = environment(dev)
+    provenance.update(
+        started=started,
+        finished=now(),
+        wall_seconds=round(time.perf_counter() - t0, 3),
+        data_source=data.source,
+        train_size=n,
+        test_size=int(data.x_test.shape[0]),
+    )
+    if stacked:
+        provenance["seeds_in_batch"] = [c.seed for c in cfgs]  # wall time is the group's
+    records = []
+    for s, c in enumerate(cfgs):
+        rec = _record(c, statuses[s], initial[s], histories[s], provenance)
+        rec.update(experiment=experiment, profile=profile)
+        records.append(rec)
+        if outs is not None:
+            write_json_atomic(outs[s], rec)
+    return records
+
+
+def _epoch_row(
+    epoch: int, loss: float, lr: float, seconds: float, net: Net, evaluate, s: int
+) -> dict:
+    """One epoch's history row; test_accuracy None marks a diverged seed."""
+    if not _finite(net.weights, loss):
+        return {
+            "epoch": epoch + 1,
+            "train_loss": None,
+            "lr": lr,
+            "seconds": seconds,
+            "test_accuracy": None,
+        }
+    row = {"epoch": epoch + 1, "train_loss": loss, "lr": lr, "seconds": seconds}
+    row.update(evaluate(s))
+    # Finite loss but overflowing metrics (huge weights): diverged as well.
+    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        row.update({k: None for k in bad})
+        row["test_accuracy"] = None
+    return row
+
+
+def _zero_seed(net: Net, opt: SGD, s: int) -> None:
+    """Silence a diverged seed of a stack: its slice stops carrying inf/NaN arithmetic."""
+    for w, v in zip(net.weights, opt.velocity):
+        w[s].zero_()
+        v[s].zero_()
+
+
+def _record(
+    cfg: TrainConfig, status: str, initial: dict, history: list[dict], provenance: dict
+) -> dict:
     finite_rows = [r for r in history if r["test_accuracy"] is not None]
     final = {
         "test_accuracy": finite_rows[-1]["test_accuracy"]
@@ -161,26 +293,14 @@ def train(
         )
     elif finite_rows and "val_accuracy" in finite_rows[-1]:
         final["val_accuracy"] = finite_rows[-1]["val_accuracy"]
-    provenance = environment(dev)
-    provenance.update(
-        started=started,
-        finished=now(),
-        wall_seconds=round(time.perf_counter() - t0, 3),
-        data_source=data.source,
-        train_size=n,
-        test_size=int(data.x_test.shape[0]),
-    )
-    record = {
+    return {
         "run_id": run_id(cfg),
-        "experiment": experiment,
-        "profile": profile,
+        "experiment": None,
+        "profile": None,
         "status": status,
         "config": cfg.to_dict(),
         "initial": initial,
         "history": history,
         "final": final,
-        "provenance": provenance,
+        "provenance": dict(provenance),
     }
-    if out is not None:
-        write_json_atomic(out, record)
-    return record

@@ -34,11 +34,11 @@ def afa_updates(
     """AFA's Delta W_l for every layer and the clean-pass loss."""
     hs, As = forward(net, x, masks)
     e = hs[-1] - t
-    n = x.shape[0]
+    n = x.shape[-2]
     grads = []
-    d = e @ F.T  # d_0 = F e, the first-order difference between the two inputs
+    d = e @ F.mT  # d_0 = F e, the first-order difference between the two inputs
     for l in range(1, net.depth):
-        d = hidden_derivative(net, As[l - 1], masks[l - 1]) * (d @ net.weights[l - 1].T)
+        d = hidden_derivative(net, As[l - 1], masks[l - 1]) * (d @ net.weights[l - 1].mT)
         grads.append(Outer(d, hs[l - 1], n))
     grads.append(Outer(e, hs[-2], n))
     return grads, cross_entropy(As[-1], t)
@@ -47,6 +47,7 @@ def afa_updates(
 class AFA(PepitaBase):
     name = "afa"
     summary = "adaptive feedback alignment: PEPITA to first order, feedback W_l...W_1 F"
+    batchable = True
 
     def step(self, net: Net, state: dict, opt: SGD, x: Tensor, t: Tensor, masks: Masks) -> Tensor:
         grads, loss = afa_updates(net, state["F"], x, t, masks)

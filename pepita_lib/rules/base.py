@@ -11,6 +11,10 @@ A rule is built from a :class:`TrainConfig` (``RULES[name](cfg)``) and has these
 - ``accuracy(net, state, x, y)``: how the rule's net is evaluated (argmax by default);
 - ``before_training`` and ``begin_epoch``: hooks for slow state (weight mirroring).
 
+``batchable = True`` declares that ``step`` also trains S stacked nets at once (weights
+(S, d_l, d_{l-1}), batches (S, B, d_0), state stacked the same way): its tensor code uses
+``.mT``, ``dim=-1`` and ``shape[-2]`` only, so seeds-as-a-batch runs the same functions.
+
 The update maths lives in pure functions next to each rule (``*_updates``), with the
 equation in the docstring; ``step`` only wires them to the optimiser.
 """
@@ -53,7 +57,7 @@ class Rule(Protocol):
 
 def cross_entropy(a_out: Tensor, t: Tensor) -> Tensor:
     """Mean cross-entropy of softmax(a_out) against one-hot targets t."""
-    return -(torch.log_softmax(a_out, dim=1) * t).sum(dim=1).mean()
+    return -(torch.log_softmax(a_out, dim=-1) * t).sum(dim=-1).mean(dim=-1)
 
 
 def angle_deg(a: Tensor, b: Tensor) -> float:
@@ -65,9 +69,9 @@ def angle_deg(a: Tensor, b: Tensor) -> float:
 
 def product_transpose(weights: list[Tensor]) -> Tensor:
     """(W_L ... W_1)^T, shaped (d_0, d_L) like PEPITA's F."""
-    p = weights[0].T
+    p = weights[0].mT
     for w in weights[1:]:
-        p = p @ w.T
+        p = p @ w.mT
     return p
 
 
@@ -82,6 +86,7 @@ class RuleBase:
 
     name = "base"
     summary = ""
+    batchable = False
 
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg

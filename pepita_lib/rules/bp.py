@@ -35,7 +35,7 @@ def backward_updates(
     """Updates delta_l h_{l-1}^T of a layer-by-layer backward pass through ``back``."""
     hs, As = forward(net, x, masks)
     deltas = backward_deltas(net, hs, As, t, masks, back)
-    n = x.shape[0]
+    n = x.shape[-2]
     return [Outer(d, h, n) for d, h in zip(deltas, hs[:-1])], cross_entropy(As[-1], t)
 
 
@@ -47,6 +47,7 @@ def bp_updates(net: Net, x: Tensor, t: Tensor, masks: Masks) -> tuple[list[Outer
 class BP(RuleBase):
     name = "bp"
     summary = "backpropagation (reference)"
+    batchable = True
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         return {}

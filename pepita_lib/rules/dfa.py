@@ -34,9 +34,9 @@ def direct_updates(
     hs, As = forward(net, x, masks)
     e = hs[-1] - t
     s = e if signal is None else signal
-    deltas = [hidden_derivative(net, As[l], masks[l]) * (s @ B[l].T) for l in range(net.depth - 1)]
+    deltas = [hidden_derivative(net, As[l], masks[l]) * (s @ B[l].mT) for l in range(net.depth - 1)]
     deltas.append(e)
-    n = x.shape[0]
+    n = x.shape[-2]
     return [Outer(d, h, n) for d, h in zip(deltas, hs[:-1])], cross_entropy(As[-1], t)
 
 
@@ -65,6 +65,7 @@ def direct_angles(net: Net, state: dict) -> dict[str, float]:
 class DFA(RuleBase):
     name = "dfa"
     summary = "direct feedback alignment: B_l e straight to each hidden layer"
+    batchable = True
 
     def signal(self, t: Tensor) -> Tensor | None:
         """What B_l projects to the hidden layers: the error (None: computed in the pass)."""

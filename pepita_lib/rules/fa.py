@@ -27,12 +27,13 @@ def fa_updates(
     net: Net, B: list[Tensor], x: Tensor, t: Tensor, masks: Masks
 ) -> tuple[list[Outer], Tensor]:
     """FA updates; ``B[l]`` is B_{l+2} in 1-based notation, shaped (d_{l+1}, d_{l+2})."""
-    return backward_updates(net, [b.T for b in B], x, t, masks)
+    return backward_updates(net, [b.mT for b in B], x, t, masks)
 
 
 class FA(RuleBase):
     name = "fa"
     summary = "feedback alignment: fixed random B_l in place of W_l^T"
+    batchable = True
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         dev = net.weights[0].device

@@ -37,7 +37,7 @@ Tensor = torch.Tensor
 
 def modulated_input(x: Tensor, F: Tensor, e: Tensor) -> Tensor:
     """h_0^err = x - F e (rows are samples: x - e F^T)."""
-    return x - e @ F.T
+    return x - e @ F.mT
 
 
 def two_passes(
@@ -55,7 +55,7 @@ def two_passes(
     x_err = modulated_input(x, F, e)
     # (W_1 F)^T computed as F^T W_1^T: same numbers, but the skinny product is ~2x faster
     # in this orientation on CPU BLAS (a (d_L x d_0)(d_0 x d_1) product).
-    a1_err = As[0] - e @ (F.T @ net.weights[0].T) if reuse_first_layer else None
+    a1_err = As[0] - e @ (F.mT @ net.weights[0].mT) if reuse_first_layer else None
     hs_err, _ = forward(net, x_err, masks, first_preact=a1_err)
     return hs, As, hs_err, e
 
@@ -65,7 +65,7 @@ def pepita_updates(
 ) -> tuple[list[Outer], Tensor]:
     """PEPITA's Delta W_l for every layer (as outer products) and the clean-pass loss."""
     hs, As, hs_err, e = two_passes(net, F, x, t, masks)
-    n = x.shape[0]
+    n = x.shape[-2]
     grads = [Outer(hs[l] - hs_err[l], hs_err[l - 1], n) for l in range(1, net.depth)]
     e_last = e if last_error == "clean" else hs_err[-1] - t
     grads.append(Outer(e_last, hs_err[-2], n))
@@ -98,6 +98,7 @@ class PepitaBase(RuleBase):
 class Pepita(PepitaBase):
     name = "pepita"
     summary = "PEPITA: clean pass, then a pass on x - F e; local differences update W"
+    batchable = True
 
     def step(self, net: Net, state: dict, opt: SGD, x: Tensor, t: Tensor, masks: Masks) -> Tensor:
         grads, loss = pepita_updates(net, state["F"], x, t, masks, self.cfg.last_error)

@@ -28,11 +28,21 @@ def hebbian_updates(
     net: Net, F: Tensor, x: Tensor, t: Tensor, masks: Masks
 ) -> tuple[list[Outer], Tensor]:
     """PEPITA-Hebbian's Delta W_l (each one fused outer product) and the clean-pass loss."""
-    hs, As, hs_err, _ = two_passes(net, F, x, t, masks)
-    n = x.shape[0]
+    hs, As, hs_err, e = two_passes(net, F, x, t, masks)
+    n = x.shape[-2]
     grads = []
     for l in range(1, net.depth + 1):
         post_err = t if l == net.depth else hs_err[l]
+        if l == 1 and net.depth > 1:
+            # h_1 x^T - h_1^err (x - F e)^T = (h_1 - h_1^err) x^T + (h_1^err e^T) F^T: the
+            # second term has rank d_L, so the large first-layer product runs over B samples
+            # instead of 2B (same update, about a third less work per step).
+            grads.append(
+                stack_outer(
+                    (1.0, Outer(hs[1] - hs_err[1], x, n)), (1.0, Outer(e.mT @ hs_err[1], F.mT, n))
+                )
+            )
+            continue
         grads.append(
             stack_outer(
                 (1.0, Outer(hs[l], hs[l - 1], n)), (-1.0, Outer(post_err, hs_err[l - 1], n))
@@ -44,6 +54,7 @@ def hebbian_updates(
 class PepitaHebbian(PepitaBase):
     name = "pepita_hebbian"
     summary = "PEPITA-Hebbian: h h^T (clean) - h^err h^err^T (modulated)"
+    batchable = True
 
     def step(self, net: Net, state: dict, opt: SGD, x: Tensor, t: Tensor, masks: Masks) -> Tensor:
         grads, loss = hebbian_updates(net, state["F"], x, t, masks)

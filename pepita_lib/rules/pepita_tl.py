@@ -28,7 +28,7 @@ Tensor = torch.Tensor
 def clean_half(net: Net, x: Tensor, t: Tensor, masks: Masks) -> tuple[list[Outer], Tensor, Tensor]:
     """First half: Delta W_l = h_l h_{l-1}^T from the clean pass; returns (grads, e, loss)."""
     hs, As = forward(net, x, masks)
-    n = x.shape[0]
+    n = x.shape[-2]
     return (
         [Outer(hs[l], hs[l - 1], n) for l in range(1, net.depth + 1)],
         hs[-1] - t,
@@ -42,7 +42,7 @@ def modulated_half(
     """Second half: Delta W_l = -h_l^err (h_{l-1}^err)^T (W_L: -t (h_{L-1}^err)^T)."""
     x_err = x if net.depth == 1 else modulated_input(x, F, e)
     hs_err, _ = forward(net, x_err, masks)
-    n = x.shape[0]
+    n = x.shape[-2]
     grads = [Outer(-hs_err[l], hs_err[l - 1], n) for l in range(1, net.depth)]
     grads.append(Outer(-t, hs_err[-2], n))
     return grads
@@ -51,6 +51,7 @@ def modulated_half(
 class PepitaTL(PepitaBase):
     name = "pepita_tl"
     summary = "PEPITA time-local: update after each pass, second pass sees new weights"
+    batchable = True
 
     def step(self, net: Net, state: dict, opt: SGD, x: Tensor, t: Tensor, masks: Masks) -> Tensor:
         g1, e, loss = clean_half(net, x, t, masks)

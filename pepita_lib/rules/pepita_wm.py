@@ -51,6 +51,7 @@ def mirror_step(
 class PepitaWM(Pepita):
     name = "pepita_wm"
     summary = "PEPITA + weight mirroring of a factorised F = B_1 ... B_L"
+    batchable = False  # mirroring keeps per-net noise and factor state
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         dev = net.weights[0].device
