@@ -103,8 +103,10 @@ def test_train_seeds_refuses_what_it_cannot_stack(small_data):
 def three_seed_experiment():
     name = "test_seed_batch_grid"
     register(name, "three seeds of a small PEPITA and one PEPITA-WM")(
-        lambda profile: [SMALL.replace(seed=s) for s in range(3)]
-        + [SMALL.replace(rule="pepita_wm", hidden=(32,))]
+        lambda profile: (
+            [SMALL.replace(seed=s) for s in range(3)]
+            + [SMALL.replace(rule="pepita_wm", hidden=(32,))]
+        )
     )
     yield name
     del EXPERIMENTS[name]
