@@ -4,7 +4,8 @@ For each input shape (MNIST 784, CIFAR-10 3072; 1024 hidden ReLU units, 10 outpu
 batch 64) this times training steps of
 
 - the library's step (fused outer-product updates into the momentum buffer, the
-  modulated first layer as a rank-10 correction of the clean one), and
+  modulated first layer as a rank-10 correction of the clean one, W_1 F carried through
+  the updates instead of recomputed), and
 - a plain loop: a straightforward two-pass PyTorch implementation with dense updates
   and torch.optim.SGD, data in memory,
 
@@ -50,17 +51,21 @@ def matmul_peak_gflops(dev: torch.device, n: int = 2048, reps: int = 10) -> floa
     return 2 * n**3 / best / 1e9
 
 
-def pepita_step_flops(d0: int, d1: int = HIDDEN, c: int = CLASSES, b: int = BATCH) -> int:
-    """Matmul FLOPs of one library PEPITA step, 1 hidden layer."""
+def pepita_step_flops(
+    d0: int, d1: int = HIDDEN, c: int = CLASSES, b: int = BATCH, refresh: int = 100
+) -> int:
+    """Matmul FLOPs of one library PEPITA step, 1 hidden layer (rules/pepita.py)."""
     return 2 * (
         b * d0 * d1  # clean a_1 = x W_1^T
         + b * d1 * c  # clean a_2
-        + d1 * d0 * c  # W_1 F
         + b * c * d0  # F e (the modulated input, needed for the update's presynaptic term)
         + b * c * d1  # (W_1 F) e correction of a_1
         + b * d1 * c  # modulated a_2
         + b * d0 * d1  # Delta W_1 into the momentum buffer
         + b * d1 * c  # Delta W_2
+        + b * d0 * c  # (x - F e) F: the update carried into W_1 F and v_1 F
+        + b * d1 * c  # ... its outer product
+        + 2 * d1 * d0 * c // refresh  # W_1 F and v_1 F recomputed every `refresh` steps
     )
 
 

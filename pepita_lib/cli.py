@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .config import TrainConfig, run_id
+from .cost import COST_RULES
 from .data import DATASETS, DataNotFoundError, check_name
 from .experiments import EXPERIMENTS, PROFILES
 from .rules import RULES, check_rule
@@ -211,11 +212,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
     result = run_bench(shapes=args.shape, device=args.device, steps=args.steps)
+    if args.out:
+        from .provenance import environment, resolve_device
+        from .store import write_json_atomic
+
+        write_json_atomic(
+            args.out, {**result, "provenance": environment(resolve_device(args.device))}
+        )
     if args.json:
         print(json.dumps(result, indent=1))
     else:
         for k, v in result.items():
             print(k, v)
+    return 0
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from .cost import cost_path, cost_report
+    from .store import write_json_atomic
+
+    report = cost_report(
+        args.device, depths=args.depths, rules=args.rules, datasets=args.dataset, progress=True
+    )
+    out = args.out or cost_path(args.results, report["provenance"]["device"])
+    write_json_atomic(out, report)
+    for row in report["rows"]:
+        print(
+            f"{row['dataset']:<8} {row['rule']:<15} depth {row['depth']}: "
+            f"{row['flops_per_step'] / 1e6:8.1f} MFLOP/step, "
+            f"working memory {row['step_peak_bytes'] / 2**20:6.2f} MiB, "
+            f"state {row['state_bytes'] / 2**20:6.2f} MiB, "
+            f"{row['seconds_per_epoch']:7.2f} s/epoch"
+        )
+    print(f"-> {out}")
     return 0
 
 
@@ -281,7 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="cpu")
     b.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
     b.add_argument("--json", action="store_true")
+    b.add_argument("--out", type=Path, help="also store the result (JSON, with provenance)")
     b.set_defaults(func=cmd_bench)
+
+    c = sub.add_parser(
+        "cost", help="FLOPs, working memory and time per step for each rule and depth"
+    )
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--depths", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    c.add_argument("--rules", nargs="+", default=list(COST_RULES), choices=list(RULES))
+    c.add_argument("--dataset", nargs="+", default=["mnist"], choices=["mnist", "cifar10"])
+    c.add_argument("--results", default="results", type=Path)
+    c.add_argument("--out", type=Path, help="default: RESULTS/cost/<device kind>.json")
+    c.set_defaults(func=cmd_cost)
     return p
 
 

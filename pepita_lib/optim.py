@@ -80,13 +80,22 @@ class SGD:
         """
         with torch.no_grad():
             for i, (w, g) in enumerate(zip(weights, grads)):
-                v = self.velocity[i]
-                _add_into(v, g, beta=self.momentum)
-                if self.weight_decay:
-                    v.add_(w, alpha=self.weight_decay)
-                w.add_(v, alpha=-self.lr)
+                self._update(w, self.velocity[i], g)
                 if applied is not None:
-                    _add_into(v, applied[i])
+                    _add_into(self.velocity[i], applied[i])
+
+    def step_image(self, w_img: Tensor, v_img: Tensor, g_img: Grad) -> None:
+        """The same momentum step on a linear image of a weight: if w_img = W P, v_img = v P
+        and g_img = g P for a fixed P, then after ``step`` on W and this call, w_img and v_img
+        are again W P and v P (the recurrence is linear). PEPITA carries W_1 F this way."""
+        with torch.no_grad():
+            self._update(w_img, v_img, g_img)
+
+    def _update(self, w: Tensor, v: Tensor, g: Grad) -> None:
+        _add_into(v, g, beta=self.momentum)
+        if self.weight_decay:
+            v.add_(w, alpha=self.weight_decay)
+        w.add_(v, alpha=-self.lr)
 
     def apply_now(self, weights: list[Tensor], grads: list[Grad]) -> None:
         """W <- W - eta g immediately (the first half of a time-local step)."""

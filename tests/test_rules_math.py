@@ -94,6 +94,36 @@ def test_modulated_first_layer_reuse_is_exact():
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("sizes", [[20, 15, 5], SIZES])
+def test_carried_first_layer_product_tracks_w1_f(sizes):
+    """PEPITA carries W_1 F through its momentum steps (a linear image of the weight): over
+    many steps with momentum and weight decay it stays W_1 F, and training equals the
+    direct form that recomputes the modulated first layer from x - F e every step."""
+    cfg = TrainConfig(rule="pepita", lr=0.05, momentum=0.9, weight_decay=1e-3, dropout=0.0)
+    carried, direct = double_net(sizes), double_net(sizes)
+    rule = make_rule(cfg)
+    state = {"F": pepita_F(sizes[0], sizes[-1], 0.5, "uniform", torch.Generator()).double()}
+    opt_c = SGD(carried.weights, cfg.lr, cfg.momentum, cfg.weight_decay)
+    opt_d = SGD(direct.weights, cfg.lr, cfg.momentum, cfg.weight_decay)
+    masks = [None] * (len(sizes) - 2)
+    for step in range(rule.REFRESH_STEPS - 1):  # no refresh: the carried product alone
+        x, t = batch(sizes[0], sizes[-1], n=8, seed=step)
+        rule.step(carried, state, opt_c, x, t, masks)
+        grads, _ = pepita_updates(direct, state["F"], x, t, masks)  # W_1 F from scratch
+        opt_d.step(direct.weights, grads)
+    torch.testing.assert_close(state["W1F"], carried.weights[0] @ state["F"])
+    torch.testing.assert_close(state["V1F"], opt_c.velocity[0] @ state["F"])
+    for a, b in zip(carried.weights, direct.weights):
+        torch.testing.assert_close(a, b)
+    # an edit of W_1 from outside the rule is noticed: the next step recomputes W_1 F
+    carried.weights[0].mul_(0.5)
+    x, t = batch(sizes[0], sizes[-1], n=8, seed=999)
+    before = carried.weights[0].clone()
+    rule.step(carried, state, opt_c, x, t, masks)
+    assert not torch.allclose(before, carried.weights[0])
+    torch.testing.assert_close(state["W1F"], carried.weights[0] @ state["F"])
+
+
 def afa_first_layer(net, F, x, t):
     """First-order (AFA) form of PEPITA's first-layer update: [sigma'(a_1) (W_1 F e)] x^T."""
     hs, As = forward(net, x)

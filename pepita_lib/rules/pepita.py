@@ -17,8 +17,12 @@ With a single weight layer there is no hidden layer to modulate: the modulated p
 skipped and the update is the delta rule e x^T.
 
 Speed: the first layer of the modulated pass is exact algebra on the clean one,
-W_1 (x - F e) = W_1 x - (W_1 F) e, a rank-d_L correction, so the modulated pass costs
-one small (d_1 x d_0)(d_0 x d_L) product instead of a second large first-layer matmul.
+W_1 (x - F e) = W_1 x - (W_1 F) e, a rank-d_L correction, so the modulated pass needs no
+second large first-layer matmul. W_1 F itself is carried along instead of recomputed: the
+momentum step is linear, so W_1 F and v_1 F follow the same recurrence as W_1 and v_1 with
+the update's presynaptic factor projected through F ((x - F e) F, a B x d_L product); both
+are recomputed from W_1 and v_1 every ``REFRESH_STEPS`` steps so rounding cannot drift, and
+whenever W_1, v_1 or F changed outside this rule's step.
 """
 
 from __future__ import annotations
@@ -41,12 +45,19 @@ def modulated_input(x: Tensor, F: Tensor, e: Tensor) -> Tensor:
 
 
 def two_passes(
-    net: Net, F: Tensor, x: Tensor, t: Tensor, masks: Masks, reuse_first_layer: bool = True
+    net: Net,
+    F: Tensor,
+    x: Tensor,
+    t: Tensor,
+    masks: Masks,
+    reuse_first_layer: bool = True,
+    W1F: Tensor | None = None,
 ) -> tuple[list[Tensor], list[Tensor], list[Tensor], Tensor]:
     """Clean and modulated passes sharing ``masks``.
 
     Returns (hs, As, hs_err, e): clean activities and pre-activations, modulated
-    activities [h_0^err..h_L^err], and the clean output error e = h_L - t.
+    activities [h_0^err..h_L^err], and the clean output error e = h_L - t. ``W1F``: the
+    product W_1 F when the caller carries it (else computed here).
     """
     hs, As = forward(net, x, masks)
     e = hs[-1] - t
@@ -55,16 +66,26 @@ def two_passes(
     x_err = modulated_input(x, F, e)
     # (W_1 F)^T computed as F^T W_1^T: same numbers, but the skinny product is ~2x faster
     # in this orientation on CPU BLAS (a (d_L x d_0)(d_0 x d_1) product).
-    a1_err = As[0] - e @ (F.mT @ net.weights[0].mT) if reuse_first_layer else None
+    if reuse_first_layer:
+        W1F_T = W1F.mT if W1F is not None else F.mT @ net.weights[0].mT
+        a1_err = As[0] - e @ W1F_T
+    else:
+        a1_err = None
     hs_err, _ = forward(net, x_err, masks, first_preact=a1_err)
     return hs, As, hs_err, e
 
 
 def pepita_updates(
-    net: Net, F: Tensor, x: Tensor, t: Tensor, masks: Masks, last_error: str = "clean"
+    net: Net,
+    F: Tensor,
+    x: Tensor,
+    t: Tensor,
+    masks: Masks,
+    last_error: str = "clean",
+    W1F: Tensor | None = None,
 ) -> tuple[list[Outer], Tensor]:
     """PEPITA's Delta W_l for every layer (as outer products) and the clean-pass loss."""
-    hs, As, hs_err, e = two_passes(net, F, x, t, masks)
+    hs, As, hs_err, e = two_passes(net, F, x, t, masks, W1F=W1F)
     n = x.shape[-2]
     grads = [Outer(hs[l] - hs_err[l], hs_err[l - 1], n) for l in range(1, net.depth)]
     e_last = e if last_error == "clean" else hs_err[-1] - t
@@ -99,8 +120,36 @@ class Pepita(PepitaBase):
     name = "pepita"
     summary = "PEPITA: clean pass, then a pass on x - F e; local differences update W"
     batchable = True
+    carry_first_layer = True  # False where F changes during training (weight mirroring)
+    REFRESH_STEPS = 100
 
     def step(self, net: Net, state: dict, opt: SGD, x: Tensor, t: Tensor, masks: Masks) -> Tensor:
-        grads, loss = pepita_updates(net, state["F"], x, t, masks, self.cfg.last_error)
+        carry = self.carry_first_layer and net.depth > 1
+        F = state["F"]
+        if carry and not self._carried_is_current(net, state, opt):
+            state["W1F"] = (F.mT @ net.weights[0].mT).mT
+            state["V1F"] = (F.mT @ opt.velocity[0].mT).mT
+            self._carried_steps = 0
+        W1F = state["W1F"] if carry else None
+        grads, loss = pepita_updates(net, F, x, t, masks, self.cfg.last_error, W1F)
         opt.step(net.weights, grads)
+        if carry:
+            g = grads[0]
+            opt.step_image(state["W1F"], state["V1F"], Outer(g.post, g.pre @ F, g.n))
+            self._carried_steps += 1
+            self._carried_tag = self._tag(net, state, opt)
         return loss
+
+    @staticmethod
+    def _tag(net: Net, state: dict, opt: SGD) -> tuple:
+        # tensors' in-place version counters: any change to W_1, v_1 or F other than this
+        # rule's own step (a notebook editing weights, mirroring) forces a recomputation
+        tensors = (net.weights[0], opt.velocity[0], state["F"], state["W1F"])
+        return (id(state), *((id(a), a._version) for a in tensors))
+
+    def _carried_is_current(self, net: Net, state: dict, opt: SGD) -> bool:
+        return (
+            "W1F" in state
+            and getattr(self, "_carried_steps", 0) < self.REFRESH_STEPS
+            and getattr(self, "_carried_tag", None) == self._tag(net, state, opt)
+        )

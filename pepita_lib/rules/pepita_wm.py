@@ -52,6 +52,7 @@ class PepitaWM(Pepita):
     name = "pepita_wm"
     summary = "PEPITA + weight mirroring of a factorised F = B_1 ... B_L"
     batchable = False  # mirroring keeps per-net noise and factor state
+    carry_first_layer = False  # mirroring moves F, so W_1 F is recomputed every step
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         dev = net.weights[0].device
