@@ -211,6 +211,10 @@ def cmd_rules(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     result = run_bench(shapes=args.shape, device=args.device, steps=args.steps)
     if args.out:
         from .provenance import environment, resolve_device
@@ -311,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
     b.add_argument("--json", action="store_true")
     b.add_argument("--out", type=Path, help="also store the result (JSON, with provenance)")
+    b.add_argument("--threads", type=int, help="CPU threads (default: torch's, all cores)")
     b.set_defaults(func=cmd_bench)
 
     c = sub.add_parser(
