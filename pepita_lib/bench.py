@@ -9,7 +9,8 @@ batch 64) this times training steps of
 - a plain loop: a straightforward two-pass PyTorch implementation with dense updates
   and torch.optim.SGD, data in memory,
 
-side by side in one process, and a large square float32 matmul as the peak. FLOPs are
+side by side in one process (alternating rounds, median per-step time), and a large square
+float32 matmul as the peak. FLOPs are
 those the library's step actually executes (matmuls only; elementwise work is counted
 as overhead, not as useful work).
 """
@@ -17,6 +18,7 @@ as overhead, not as useful work).
 from __future__ import annotations
 
 import math
+import statistics
 import time
 
 import torch
@@ -70,14 +72,27 @@ def pepita_step_flops(
 
 
 def _time_steps(step, steps: int, dev: torch.device) -> float:
-    for _ in range(10):
-        step()
+    """Mean seconds per call of ``step`` over ``steps`` calls."""
     _sync(dev)
     t = time.perf_counter()
     for _ in range(steps):
         step()
     _sync(dev)
     return (time.perf_counter() - t) / steps
+
+
+def _interleaved(steps_a, steps_b, steps: int, dev: torch.device, rounds: int = 5):
+    """Median seconds per step of two loops timed in alternating rounds, so drift in the
+    machine's speed (a shared VM, turbo) hits both alike."""
+    for _ in range(10):
+        steps_a()
+        steps_b()
+    per = max(1, steps // rounds)
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(_time_steps(steps_a, per, dev))
+        b.append(_time_steps(steps_b, per, dev))
+    return statistics.median(a), statistics.median(b)
 
 
 def _cycle(x: torch.Tensor, y: torch.Tensor):
@@ -145,8 +160,9 @@ def run_bench(shapes: list[str] | None = None, device: str = "cpu", steps: int =
         d0, n_train = SHAPES[name]
         x = torch.rand(4096, d0, device=dev)
         y = torch.randint(0, CLASSES, (4096,), device=dev)
-        lib = _time_steps(_library_step(d0, x, y, dev), steps, dev)
-        plain = _time_steps(_plain_step(d0, x, y, dev), steps, dev)
+        lib, plain = _interleaved(
+            _library_step(d0, x, y, dev), _plain_step(d0, x, y, dev), steps, dev
+        )
         steps_per_epoch = math.ceil(n_train / BATCH)
         gflops = pepita_step_flops(d0) / lib / 1e9
         out[name] = {
