@@ -14,6 +14,7 @@ The library behind the companion book to *Forward Learning with Top-Down Feedbac
 - ``train``       the training loop and run records
 - ``store``       the results directory (atomic writes, tidy frames)
 - ``experiments`` named grids of configs with profiles
+- ``cost``        FLOPs, working memory and time of a step, per rule and depth
 - ``cli``         the ``pepita`` command
 """
 

@@ -21,7 +21,23 @@ from .config import TrainConfig
 
 PROFILES = ("smoke", "paper")
 DATASETS_MAIN = ("mnist", "fashion_mnist", "cifar10", "cifar100")
-BASELINE_RULES = ("bp", "fa", "drtp", "pepita", "pepita_hebbian", "pepita_tl")
+BASELINE_RULES = (
+    "bp",
+    "fa",
+    "dfa",
+    "drtp",
+    "pepita",
+    "pepita_hebbian",
+    "pepita_tl",
+    "pepita_wm",
+    "afa",
+)
+# PEPITA-WM (PEPITA with a mirrored F) and AFA (PEPITA to first order) make updates of
+# PEPITA's size, so they train at PEPITA's rate; their cells are then the very runs of
+# weight_mirroring and afa_vs_pepita (content-addressed: same config, same record).
+SHARES_PEPITA_LR = ("pepita_wm", "afa")
+# Forward-Forward in the main table: its own net and schedule (experiments_ff.ff_config).
+FF_BASELINE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 SEEDS = (0, 1, 2, 3, 4)
 
 DATASET_LR = {"mnist": 0.1, "fashion_mnist": 0.1, "cifar10": 0.01, "cifar100": 0.01}
@@ -127,17 +143,30 @@ def filter_configs(configs: list[TrainConfig], filters: dict[str, str]) -> list[
     return [c for c in configs if all(show(c.to_dict()[k]) == v for k, v in filters.items())]
 
 
-@register("baselines", "BP, FA, DRTP and the PEPITA family, 1x1024, four datasets, 5 seeds")
+def baseline_lr(rule: str, dataset: str) -> float:
+    return paper_lr("pepita" if rule in SHARES_PEPITA_LR else rule, dataset)
+
+
+@register(
+    "baselines",
+    "the main table: BP, FA, DFA, DRTP, the PEPITA family, PEPITA-WM and AFA (1x1024, four "
+    "datasets) and Forward-Forward (its own 2x1000 net; MNIST, Fashion-MNIST, CIFAR-10), 5 seeds",
+)
 def _baselines(profile: str) -> list[TrainConfig]:
+    from .experiments_ff import ff_config  # that module imports this one
+
     sched = schedule(profile)
     seeds = paper_seeds(profile, SEEDS)
-    return [
+    one_layer = [
         TrainConfig(
-            dataset=ds, rule=rule, hidden=(1024,), lr=paper_lr(rule, ds), seed=seed, **sched
+            dataset=ds, rule=rule, hidden=(1024,), lr=baseline_lr(rule, ds), seed=seed, **sched
         )
         for ds in DATASETS_MAIN
         for rule in BASELINE_RULES
         for seed in seeds
+    ]
+    return one_layer + [
+        ff_config(ds, seed, profile) for ds in FF_BASELINE_DATASETS for seed in seeds
     ]
 
 

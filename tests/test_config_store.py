@@ -38,8 +38,11 @@ def test_atomic_write_leaves_old_record_on_failure(tmp_path):
 
 def test_experiment_registry_and_filters():
     cfgs = get_experiment("baselines").configs("paper")
-    assert len(cfgs) == 4 * 6 * 5
-    assert all(c.epochs == 100 and c.decay_epochs == (60, 90) and c.batch_size == 64 for c in cfgs)
+    assert len(cfgs) == 4 * 9 * 5 + 3 * 5  # nine 1x1024 rules on four datasets, FF on three
+    one_layer = [c for c in cfgs if c.rule != "ff"]
+    assert all(
+        c.epochs == 100 and c.decay_epochs == (60, 90) and c.batch_size == 64 for c in one_layer
+    )
     mnist_pep = filter_configs(cfgs, {"dataset": "mnist", "rule": "pepita"})
     assert [c.seed for c in mnist_pep] == [0, 1, 2, 3, 4]
     assert filter_configs(cfgs, {"hidden": "1024"}) == cfgs
