@@ -45,7 +45,8 @@ def test_experiment_registry_and_filters():
     )
     mnist_pep = filter_configs(cfgs, {"dataset": "mnist", "rule": "pepita"})
     assert [c.seed for c in mnist_pep] == [0, 1, 2, 3, 4]
-    assert filter_configs(cfgs, {"hidden": "1024"}) == cfgs
+    assert filter_configs(cfgs, {"hidden": "1024"}) == one_layer
+    assert len(filter_configs(cfgs, {"hidden": "1000,1000"})) == 3 * 5
     with pytest.raises(ValueError, match="unknown filter key"):
         filter_configs(cfgs, {"colour": "red"})
     with pytest.raises(ValueError, match="unknown experiment"):
