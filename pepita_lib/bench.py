@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -71,7 +72,7 @@ def pepita_step_flops(
     )
 
 
-def _time_steps(step, steps: int, dev: torch.device) -> float:
+def time_steps(step: Callable[[], None], steps: int, dev: torch.device) -> float:
     """Mean seconds per call of ``step`` over ``steps`` calls."""
     _sync(dev)
     t = time.perf_counter()
@@ -90,8 +91,8 @@ def _interleaved(steps_a, steps_b, steps: int, dev: torch.device, rounds: int = 
     per = max(1, steps // rounds)
     a, b = [], []
     for _ in range(rounds):
-        a.append(_time_steps(steps_a, per, dev))
-        b.append(_time_steps(steps_b, per, dev))
+        a.append(time_steps(steps_a, per, dev))
+        b.append(time_steps(steps_b, per, dev))
     return statistics.median(a), statistics.median(b)
 
 

@@ -19,7 +19,6 @@ backward pass, so they should need less memory than BP.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
+from .bench import time_steps
 from .config import TrainConfig
 from .data import one_hot
 from .nets import dropout_masks, make_net, stack_nets
@@ -152,21 +152,11 @@ def make_step(
     return step, b, state_bytes
 
 
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
 def time_step(step: Callable[[], None], dev: torch.device, reps: int = 30) -> float:
     """Mean seconds per step over ``reps`` steps, after 5 warm-up steps."""
     for _ in range(5):
         step()
-    _sync(dev)
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        step()
-    _sync(dev)
-    return (time.perf_counter() - t0) / reps
+    return time_steps(step, reps, dev)
 
 
 def measure(
