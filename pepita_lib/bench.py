@@ -111,12 +111,11 @@ def _library_step(d0: int, x: torch.Tensor, y: torch.Tensor, dev: torch.device):
     state = rule.init_state(net, gen)
     opt = SGD(net.weights, cfg.lr, cfg.momentum)
     drop = torch.Generator(device=dev).manual_seed(1)
-    data = _cycle(x, y)
+    data = _cycle(x, one_hot(y, CLASSES))  # the trainer's one-hot targets are made once
 
     @torch.no_grad()
     def step() -> None:
-        xb, yb = next(data)
-        t = one_hot(yb, CLASSES)
+        xb, t = next(data)
         rule.step(net, state, opt, xb, t, dropout_masks(net, BATCH, drop))
 
     return step
