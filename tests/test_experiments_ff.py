@@ -133,7 +133,7 @@ def test_lr_search_on_validation_split():
 
 def test_cpu_minutes_estimate():
     ff = xff.ff_config("mnist", 0, "paper")
-    assert xff.cpu_minutes_estimate(ff) == pytest.approx(16.0 * 60 / 60)
+    assert xff.cpu_minutes_estimate(ff) == pytest.approx(xff.CPU_SECONDS_PER_EPOCH["ff"] * 60 / 60)
     smoke = xff.ff_config("mnist", 0, "smoke")
     assert xff.cpu_minutes_estimate(smoke) < xff.cpu_minutes_estimate(ff) / 10
     assert xff.cpu_minutes_estimate(TrainConfig(rule="bp")) is None
