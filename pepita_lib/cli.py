@@ -287,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-batch",
         type=int,
         default=None,
-        help="seeds of one setting trained as one stacked batch (default: 1 on a CPU, "
-        "10 on a GPU; records are the same either way)",
+        help="configs differing only in seed and lr trained as one stacked net, at most this "
+        "many (default: 1 on a CPU, 10 on a GPU; records are the same either way)",
     )
     r.add_argument("--ray-address", help="Ray cluster to join (default: local instance)")
     r.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run")

@@ -58,10 +58,16 @@ def stack_outer(*terms: tuple[float, Outer]) -> Outer:
 
 
 class SGD:
-    """SGD with momentum and L2 weight decay over a list of weight tensors."""
+    """SGD with momentum and L2 weight decay over a list of weight tensors.
+
+    ``lr`` is a float, or for S stacked nets a (S, 1, 1) tensor: one rate per net."""
 
     def __init__(
-        self, weights: list[Tensor], lr: float, momentum: float = 0.9, weight_decay: float = 0.0
+        self,
+        weights: list[Tensor],
+        lr: float | Tensor,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
     ) -> None:
         self.lr = lr
         self.momentum = momentum
@@ -95,13 +101,20 @@ class SGD:
         _add_into(v, g, beta=self.momentum)
         if self.weight_decay:
             v.add_(w, alpha=self.weight_decay)
-        w.add_(v, alpha=-self.lr)
+        if isinstance(self.lr, Tensor):  # one rate per stacked net, shaped (S, 1, 1)
+            w.addcmul_(v, self.lr, value=-1.0)
+        else:
+            w.add_(v, alpha=-self.lr)
 
     def apply_now(self, weights: list[Tensor], grads: list[Grad]) -> None:
         """W <- W - eta g immediately (the first half of a time-local step)."""
         with torch.no_grad():
             for w, g in zip(weights, grads):
-                _add_into(w, g, alpha=-self.lr)
+                if isinstance(self.lr, Tensor):
+                    g = Outer(g.post * self.lr, g.pre, g.n) if isinstance(g, Outer) else g * self.lr
+                    _add_into(w, g, alpha=-1.0)
+                else:
+                    _add_into(w, g, alpha=-self.lr)
 
 
 def lr_at(epoch: int, base_lr: float, decay: float, decay_epochs: tuple[int, ...]) -> float:

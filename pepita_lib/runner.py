@@ -62,9 +62,9 @@ def default_seed_batch(device: torch.device) -> int:
 
 
 def seed_groups(configs: list[TrainConfig], seed_batch: int) -> list[list[TrainConfig]]:
-    """Training units: up to ``seed_batch`` configs that differ only in their seed (and use
-    a batchable rule) go together; every other config is a unit of its own. Units keep
-    the configs' order of first appearance."""
+    """Training units: up to ``seed_batch`` configs that differ only in seed and learning
+    rate (and use a batchable rule) go together as one stack; every other config is a unit
+    of its own. Units keep the configs' order of first appearance."""
     units: list[list[TrainConfig]] = []
     open_units: dict[str, list[TrainConfig]] = {}
     for cfg in configs:

@@ -4,11 +4,12 @@ One code path for CPU and CUDA: the data already lives on the device, batches ar
 slices, dropout masks are drawn on the device, and no update needs autograd. The loss is
 accumulated on the device and read once per epoch, so the loop never waits on a sync.
 
-Seeds as one batch: :func:`train_seeds` trains S configs that differ only in their seed as
-one stacked net (weights (S, d_l, d_{l-1}), batched matmuls) through the same rule code.
-Each seed keeps its own random streams (initial weights and feedback, batch order, dropout
-masks), so its record equals the one :func:`train` writes for it alone, up to float
-rounding. :func:`train` is the one-seed case of the same loop.
+Seeds as one batch: :func:`train_seeds` trains S configs that differ only in their seed
+and learning rate as one stacked net (weights (S, d_l, d_{l-1}), batched matmuls, one rate
+per net) through the same rule code. Each seed keeps its own random streams (initial
+weights and feedback, batch order, dropout masks), so its record equals the one
+:func:`train` writes for it alone, up to float rounding. :func:`train` is the one-config
+case of the same loop.
 """
 
 from __future__ import annotations
@@ -54,12 +55,12 @@ def data_for(
 
 
 def seed_group_key(cfg: TrainConfig) -> str | None:
-    """Configs with the same key can train together as one batch of seeds: the same
-    settings but the seed, and a rule whose update code handles stacked nets (None when
-    it does not)."""
+    """Configs with the same key can train together as one stack: the same settings but
+    the seed and the learning rate, and a rule whose update code handles stacked nets
+    (None when it does not)."""
     if not getattr(RULES.get(cfg.rule), "batchable", False):
         return None
-    return run_id(cfg.replace(seed=0))
+    return run_id(cfg.replace(seed=0, lr=1.0))
 
 
 def _finite(weights: list[Tensor], loss: float) -> bool:
@@ -134,11 +135,12 @@ def train_seeds(
     download: bool = False,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-    """Train configs that differ only in their seed together; one record per config.
+    """Train configs that differ only in seed and learning rate together; one record per
+    config.
 
     With more than one config the rule must be ``batchable`` and the nets are stacked
-    along a leading seed axis. A seed that diverges is recorded as diverged and its slice
-    zeroed (so it stops producing inf/NaN work) while the others train on.
+    along a leading axis (one net per config). A net that diverges is recorded as diverged
+    and its slice zeroed (so it stops producing inf/NaN work) while the others train on.
     """
     if not cfgs:
         return []
@@ -148,9 +150,11 @@ def train_seeds(
         if None in keys:
             raise ValueError(f"rule {cfg.rule!r} cannot train seeds as one batch")
         if len(keys) > 1:
-            raise ValueError("seeds trained as one batch must share every setting but the seed")
-        if len({c.seed for c in cfgs}) < len(cfgs):
-            raise ValueError("seeds trained as one batch must be distinct")
+            raise ValueError(
+                "configs trained as one stack must share every setting but seed and lr"
+            )
+        if len({(c.seed, c.lr) for c in cfgs}) < len(cfgs):
+            raise ValueError("configs trained as one stack must be distinct")
     dev = resolve_device(device)
     started, t0 = now(), time.perf_counter()
     data = data if data is not None else data_for(cfg, dev, data_root, download)
@@ -202,7 +206,8 @@ def train_seeds(
     with torch.no_grad():
         for epoch in bar:
             te = time.perf_counter()
-            opt.lr = lr_at(epoch, cfg.lr, cfg.lr_decay, cfg.decay_epochs)
+            rates = [lr_at(epoch, c.lr, c.lr_decay, c.decay_epochs) for c in cfgs]
+            opt.lr = _stack_rates(rates, dev) if len(set(rates)) > 1 else rates[0]
             rule.begin_epoch(net, state, epoch, steps_per_epoch)
             loss_sum = torch.zeros(len(cfgs) if stacked else (), device=dev)
             for idx in _seed_batches(n, cfg.batch_size, order_gens, dev, stacked):
@@ -213,7 +218,7 @@ def train_seeds(
             seconds = time.perf_counter() - te
             for s in seeds:
                 if statuses[s] == "finished":
-                    row = _epoch_row(epoch, losses[s], opt.lr, seconds, seed_nets[s], evaluate, s)
+                    row = _epoch_row(epoch, losses[s], rates[s], seconds, seed_nets[s], evaluate, s)
                     histories[s].append(row)
                     if row["test_accuracy"] is None:
                         statuses[s] = "diverged"
@@ -238,7 +243,7 @@ def train_seeds(
         test_size=int(data.x_test.shape[0]),
     )
     if stacked:
-        provenance["seeds_in_batch"] = [c.seed for c in cfgs]  # wall time is the group's
+        provenance["stack"] = [run_id(c) for c in cfgs]  # trained together: wall time is shared
     records = []
     for s, c in enumerate(cfgs):
         rec = _record(c, statuses[s], initial[s], histories[s], provenance)
@@ -269,6 +274,11 @@ def _epoch_row(
         row.update({k: None for k in bad})
         row["test_accuracy"] = None
     return row
+
+
+def _stack_rates(rates: list[float], dev: torch.device) -> Tensor:
+    """One learning rate per stacked net, shaped to broadcast over (S, d_out, d_in)."""
+    return torch.tensor(rates, dtype=torch.float32, device=dev).reshape(-1, 1, 1)
 
 
 def _zero_seed(net: Net, opt: SGD, s: int) -> None:

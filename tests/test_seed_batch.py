@@ -48,7 +48,7 @@ def test_stacked_seeds_equal_separate_runs(rule, small_data):
     stacked = train_seeds(cfgs, "cpu", small_data, progress=False)
     for a, b in zip(separate, stacked):
         assert a["run_id"] == b["run_id"]
-        assert b["provenance"]["seeds_in_batch"] == [0, 3, 7]
+        assert b["provenance"]["stack"] == [r["run_id"] for r in separate]
         assert_records_close(a, b, tol=1e-5)
     # and the seeds really differ from one another
     assert separate[0]["history"][-1]["train_loss"] != separate[1]["history"][-1]["train_loss"]
@@ -61,6 +61,15 @@ def test_a_diverging_stack_records_every_seed_as_diverged(small_data):
     for a, b in zip(separate, stacked):
         assert a["status"] == b["status"] == "diverged"
         assert a["final"]["diverged_at_epoch"] == b["final"]["diverged_at_epoch"]
+
+
+def test_a_diverging_net_leaves_the_rest_of_its_stack_alone(small_data):
+    cfgs = [SMALL.replace(rule="pepita", lr=lr) for lr in (1e4, 0.05)]
+    separate = [train(c, "cpu", small_data, progress=False) for c in cfgs]
+    stacked = train_seeds(cfgs, "cpu", small_data, progress=False)
+    assert [r["status"] for r in stacked] == ["diverged", "finished"]
+    assert stacked[0]["final"]["diverged_at_epoch"] == separate[0]["final"]["diverged_at_epoch"]
+    assert_records_close(separate[1], stacked[1], tol=1e-5)
 
 
 def test_stacked_forward_and_update_are_per_seed_products():
@@ -81,18 +90,34 @@ def test_stacked_forward_and_update_are_per_seed_products():
         torch.testing.assert_close(stack.weights[0][s], expected)
 
 
-def test_seed_groups_join_only_seeds_of_one_setting():
+def test_seed_groups_join_only_seeds_and_rates_of_one_setting():
     a = [TrainConfig(rule="pepita", seed=s) for s in range(5)]
-    b = [TrainConfig(rule="pepita", lr=0.1, seed=s) for s in range(2)]
+    b = [TrainConfig(rule="pepita", hidden=(64,), seed=s) for s in range(2)]
+    rates = [TrainConfig(rule="pepita", lr=lr) for lr in (0.1, 0.3)]
     wm = [TrainConfig(rule="pepita_wm", seed=s) for s in range(2)]
-    units = seed_groups(a[:2] + b + wm + a[2:], seed_batch=3)
-    assert units == [a[:3], b, [wm[0]], [wm[1]], a[3:]]
+    units = seed_groups(a[:2] + b + wm + rates + a[2:], seed_batch=3)
+    assert units == [[a[0], a[1], rates[0]], b, [wm[0]], [wm[1]], [rates[1], a[2], a[3]], [a[4]]]
     assert seed_groups(a, seed_batch=1) == [[c] for c in a]
+
+
+@pytest.mark.parametrize("rule", ["pepita", "pepita_tl", "bp"])
+def test_a_stack_of_rates_equals_separate_runs(rule, small_data):
+    """One learning rate per stacked net (the optimiser's rate is a (S, 1, 1) tensor),
+    seeds and rates mixed, rate decay inside the run, weight decay on."""
+    cfgs = [
+        SMALL.replace(rule=rule, lr=lr, seed=s, weight_decay=1e-3)
+        for lr, s in ((0.05, 0), (0.01, 0), (0.2, 1))
+    ]
+    separate = [train(c, "cpu", small_data, progress=False) for c in cfgs]
+    stacked = train_seeds(cfgs, "cpu", small_data, progress=False)
+    for a, b in zip(separate, stacked):
+        assert [r["lr"] for r in b["history"]] == [r["lr"] for r in a["history"]]
+        assert_records_close(a, b, tol=1e-5)
 
 
 def test_train_seeds_refuses_what_it_cannot_stack(small_data):
     with pytest.raises(ValueError, match="share every setting"):
-        train_seeds([SMALL, SMALL.replace(seed=1, lr=0.1)], "cpu", small_data)
+        train_seeds([SMALL, SMALL.replace(seed=1, hidden=(16,))], "cpu", small_data)
     with pytest.raises(ValueError, match="cannot train seeds"):
         train_seeds([SMALL.replace(rule="ff"), SMALL.replace(rule="ff", seed=1)], "cpu")
     with pytest.raises(ValueError, match="distinct"):
@@ -121,5 +146,5 @@ def test_runner_stacks_seeds_and_stores_the_same_records(three_seed_experiment, 
     assert one == many and set(one.values()) == {"finished"}
     for cfg in one:
         b = find_record(tmp_path / "b", name, cfg)
-        assert ("seeds_in_batch" in b["provenance"]) == (cfg.rule == "pepita")
+        assert ("stack" in b["provenance"]) == (cfg.rule == "pepita")
         assert_records_close(find_record(tmp_path / "a", name, cfg), b, tol=1e-5)
