@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from pepita_lib.bench import pepita_step_flops
+from pepita_lib.bench import _large_products_step, pepita_step_flops, run_bench
 from pepita_lib.cost import PeakTensorMemory, cost_path, count_flops, make_step, measure
 
 B, D0, D1, C = 64, 784, 1024, 10
@@ -27,6 +27,23 @@ def test_counted_pepita_flops_equal_the_bench_formula():
     first = count_flops(step)
     assert count_flops(step) == pepita_step_flops(D0, refresh=10**12)
     assert first - pepita_step_flops(D0, refresh=10**12) == 2 * 2 * D1 * D0 * C
+
+
+def test_large_products_step_executes_exactly_the_two_first_layer_products():
+    """The bench's ceiling divides 4 B d_0 d_1 FLOPs by this loop's time: it must be what runs."""
+    step = _large_products_step(D0, torch.rand(256, D0), torch.device("cpu"))
+    assert count_flops(step) == 2 * 2 * B * D0 * D1
+
+
+def test_bench_reports_every_figure_per_shape():
+    out = run_bench(shapes=["mnist"], steps=10)
+    m = out["mnist"]
+    assert out["matmul_peak_gflops"] > 0 and out["threads"] == torch.get_num_threads()
+    assert m["seconds_per_epoch"] > 0 and m["plain_loop_seconds_per_epoch"] > 0
+    assert m["speedup_vs_plain"] == pytest.approx(
+        m["plain_loop_seconds_per_epoch"] / m["seconds_per_epoch"], rel=0.01
+    )
+    assert 0 < m["fraction_of_matmul_peak"] and 0 < m["large_products_only_fraction"]
 
 
 def test_depth_adds_one_square_layer_of_work_per_layer():
