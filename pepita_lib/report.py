@@ -273,10 +273,7 @@ CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
     },
     "results": {
         "main": ("baselines", {}),
-        "deeper": (
-            "hebbian_depth",
-            {"dataset": MAIN_DATASETS, "rule": ["pepita", "pepita_hebbian"]},
-        ),
+        "deeper": ("hebbian_depth", {"dataset": MAIN_DATASETS, "rule": PEPITA_FAMILY}),
         "wm": ("weight_mirroring", {}),
         "afa": ("afa_vs_pepita", {}),
     },
