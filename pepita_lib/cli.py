@@ -180,17 +180,41 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .runner import status
+    from .runner import epoch_seconds, remaining, status
+    from .store import iter_records
 
     names = [args.experiment] if args.experiment else list(EXPERIMENTS)
     profiles = [args.profile] if args.profile else list(PROFILES)
+    per_epoch = epoch_seconds(iter_records(args.results))
     w = max(len("experiment"), *(len(n) for n in names))
-    print(f"{'experiment':<{w}} {'profile':<7} {'finished':>8} {'diverged':>8} {'missing':>8}")
+    print(
+        f"{'experiment':<{w}} {'profile':<7} {'finished':>8} {'diverged':>8} {'missing':>8}"
+        f" {'est. hours':>10}"
+    )
+    total, total_unknown = 0.0, 0
     for name in names:
         for prof in profiles:
-            c = status(name, prof, args.results, _filters(args.filter))
-            print(f"{name:<{w}} {prof:<7} {c['finished']:>8} {c['diverged']:>8} {c['missing']:>8}")
+            flt = _filters(args.filter)
+            c = status(name, prof, args.results, flt)
+            secs, unknown = remaining(name, prof, args.results, flt, per_epoch)
+            total, total_unknown = total + secs, total_unknown + unknown
+            print(
+                f"{name:<{w}} {prof:<7} {c['finished']:>8} {c['diverged']:>8} {c['missing']:>8}"
+                f" {_hours(secs, unknown, c['missing']):>10}"
+            )
+    print(
+        f"est. hours: wall time of the missing runs at the pace of the stored ones (same rule "
+        f"and setup, else any rule on the setup), one run at a time; total "
+        f"{_hours(total, total_unknown, 1)}"
+    )
     return 0
+
+
+def _hours(seconds: float, unknown: int, missing: int) -> str:
+    if not missing:
+        return "-"
+    text = f"{seconds / 3600:.1f}"
+    return f">={text} ({unknown}?)" if unknown else text
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:

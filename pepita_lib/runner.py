@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator
+import statistics
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .config import TrainConfig, run_id
 from .data import DataNotFoundError, Dataset
 from .experiments import filter_configs, get_experiment
 from .provenance import resolve_device
-from .store import find_record, record_path, write_json_atomic
+from .store import find_record, iter_records, record_path, write_json_atomic
 from .train import data_for, seed_group_key, train_seeds
 
 DEFAULT_RESULTS = Path("results")
@@ -101,6 +102,58 @@ def status(
     for _, rec in plan(experiment, profile, results_dir, filters):
         counts["missing" if rec is None else rec["status"]] += 1
     return counts
+
+
+def _cost_key(cfg: TrainConfig) -> tuple:
+    # what sets a run's time per epoch: the rule, the data shape and size, the net, the batch
+    return (cfg.rule, *_data_key(cfg), tuple(cfg.hidden), cfg.batch_size)
+
+
+def epoch_seconds(records: Iterable[dict]) -> dict[tuple, float]:
+    """Median measured wall seconds per epoch of finished runs, per cost key and, for rules
+    not yet measured on a setup, per setup over all rules (key with the rule as None)."""
+    by_key: dict[tuple, list[float]] = {}
+    for rec in records:
+        if rec.get("status") != "finished" or "config" not in rec or "final" not in rec:
+            continue
+        epochs = rec["final"].get("epochs_completed") or 0
+        wall = rec.get("provenance", {}).get("wall_seconds")
+        if not epochs or not wall:
+            continue
+        key = _cost_key(TrainConfig.from_dict(rec["config"]))
+        for k in (key, (None, *key[1:])):
+            by_key.setdefault(k, []).append(wall / epochs)
+    return {k: statistics.median(v) for k, v in by_key.items()}
+
+
+def estimate_seconds(cfg: TrainConfig, per_epoch: dict[tuple, float]) -> float | None:
+    """Wall seconds one run of ``cfg`` should take at the pace of the stored runs (same rule
+    and setup, else any rule on the same setup); None when nothing comparable is stored."""
+    key = _cost_key(cfg)
+    rate = per_epoch.get(key, per_epoch.get((None, *key[1:])))
+    return None if rate is None else rate * cfg.epochs
+
+
+def remaining(
+    experiment: str,
+    profile: str,
+    results_dir: str | Path = DEFAULT_RESULTS,
+    filters: dict[str, str] | None = None,
+    per_epoch: dict[tuple, float] | None = None,
+) -> tuple[float, int]:
+    """(estimated wall seconds of the missing runs that can be estimated, number that
+    cannot), at the pace of the runs stored in ``results_dir``."""
+    if per_epoch is None:
+        per_epoch = epoch_seconds(iter_records(results_dir))
+    seconds, unknown = 0.0, 0
+    for cfg, rec in plan(experiment, profile, results_dir, filters):
+        if rec is None:
+            est = estimate_seconds(cfg, per_epoch)
+            if est is None:
+                unknown += 1
+            else:
+                seconds += est
+    return seconds, unknown
 
 
 def _data_key(cfg: TrainConfig) -> tuple:

@@ -10,7 +10,8 @@ import pytest
 
 from pepita_lib.config import TrainConfig
 from pepita_lib.data import load_dataset
-from pepita_lib.runner import run_experiment, status
+from pepita_lib.experiments import get_experiment
+from pepita_lib.runner import epoch_seconds, estimate_seconds, remaining, run_experiment, status
 from pepita_lib.train import train
 
 SMALL = dict(dataset="mnist", epochs=2, train_subset=2000, test_subset=500, decay_epochs=(1,))
@@ -76,6 +77,36 @@ def test_runner_resumes_and_never_recomputes(tmp_path, mnist):
         o for _, o in run_experiment("baselines", "smoke", tmp_path, filters, "cpu", progress=False)
     ]
     assert again == ["cached"]
+
+
+def _timed_record(cfg: TrainConfig, wall: float, epochs: int, status: str = "finished") -> dict:
+    final = {"epochs_completed": epochs}
+    return {"status": status, "config": cfg.to_dict(), "final": final,
+            "provenance": {"wall_seconds": wall}}  # fmt: skip
+
+
+def test_remaining_time_is_the_median_pace_of_comparable_stored_runs(tmp_path):
+    pep = TrainConfig(rule="pepita", dataset="mnist", epochs=10)
+    recs = [
+        _timed_record(pep.replace(seed=0), 100.0, 10),  # 10 s / epoch
+        _timed_record(pep.replace(seed=1), 300.0, 10),  # 30 s / epoch
+        _timed_record(pep.replace(seed=2), 200.0, 10),  # 20 s / epoch: the median
+        _timed_record(pep.replace(seed=3), 1.0, 1, status="diverged"),  # not a pace
+    ]
+    pace = epoch_seconds(recs)
+    assert estimate_seconds(pep.replace(seed=7, epochs=100), pace) == pytest.approx(2000.0)
+    # another rule on the same setup falls back to the setup's pace over all rules
+    assert estimate_seconds(pep.replace(rule="bp"), pace) == pytest.approx(200.0)
+    # nothing comparable: another dataset or another net
+    assert estimate_seconds(pep.replace(dataset="cifar10"), pace) is None
+    assert estimate_seconds(pep.replace(hidden=(1024, 1024)), pace) is None
+    # an experiment's missing runs: nothing stored in tmp_path, so every run is missing
+    n = len(get_experiment("f_init").configs("paper"))
+    assert remaining("f_init", "paper", tmp_path, per_epoch={}) == (0.0, n)
+    one = TrainConfig.from_dict(get_experiment("f_init").configs("paper")[0].to_dict())
+    secs, unknown = remaining("f_init", "paper", tmp_path, per_epoch=epoch_seconds(
+        [_timed_record(one.replace(seed=99), 50.0 * one.epochs, one.epochs)]))  # fmt: skip
+    assert unknown == 0 and secs == pytest.approx(50.0 * one.epochs * n)
 
 
 def test_pepita_full_mnist_one_epoch_reaches_90_percent(mnist):
