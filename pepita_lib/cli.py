@@ -180,11 +180,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .runner import epoch_seconds, remaining, status
+    from .runner import count_states, epoch_seconds, plan, remaining_of
     from .store import iter_records
 
     names = [args.experiment] if args.experiment else list(EXPERIMENTS)
     profiles = [args.profile] if args.profile else list(PROFILES)
+    filters = _filters(args.filter)
     per_epoch = epoch_seconds(iter_records(args.results))
     w = max(len("experiment"), *(len(n) for n in names))
     print(
@@ -194,9 +195,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     total, total_unknown = 0.0, 0
     for name in names:
         for prof in profiles:
-            flt = _filters(args.filter)
-            c = status(name, prof, args.results, flt)
-            secs, unknown = remaining(name, prof, args.results, flt, per_epoch)
+            planned = plan(name, prof, args.results, filters)  # one store lookup per config
+            c = count_states(planned)
+            secs, unknown = remaining_of(planned, per_epoch)
             total, total_unknown = total + secs, total_unknown + unknown
             print(
                 f"{name:<{w}} {prof:<7} {c['finished']:>8} {c['diverged']:>8} {c['missing']:>8}"

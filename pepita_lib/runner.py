@@ -98,8 +98,13 @@ def status(
     results_dir: str | Path = DEFAULT_RESULTS,
     filters: dict[str, str] | None = None,
 ) -> dict[str, int]:
+    return count_states(plan(experiment, profile, results_dir, filters))
+
+
+def count_states(planned: list[tuple[TrainConfig, dict | None]]) -> dict[str, int]:
+    """Finished / diverged / missing runs of a :func:`plan`."""
     counts = {"finished": 0, "diverged": 0, "missing": 0}
-    for _, rec in plan(experiment, profile, results_dir, filters):
+    for _, rec in planned:
         counts["missing" if rec is None else rec["status"]] += 1
     return counts
 
@@ -145,8 +150,15 @@ def remaining(
     cannot), at the pace of the runs stored in ``results_dir``."""
     if per_epoch is None:
         per_epoch = epoch_seconds(iter_records(results_dir))
+    return remaining_of(plan(experiment, profile, results_dir, filters), per_epoch)
+
+
+def remaining_of(
+    planned: list[tuple[TrainConfig, dict | None]], per_epoch: dict[tuple, float]
+) -> tuple[float, int]:
+    """:func:`remaining` for an already computed :func:`plan`."""
     seconds, unknown = 0.0, 0
-    for cfg, rec in plan(experiment, profile, results_dir, filters):
+    for cfg, rec in planned:
         if rec is None:
             est = estimate_seconds(cfg, per_epoch)
             if est is None:

@@ -103,7 +103,7 @@ def test_remaining_time_is_the_median_pace_of_comparable_stored_runs(tmp_path):
     # an experiment's missing runs: nothing stored in tmp_path, so every run is missing
     n = len(get_experiment("f_init").configs("paper"))
     assert remaining("f_init", "paper", tmp_path, per_epoch={}) == (0.0, n)
-    one = TrainConfig.from_dict(get_experiment("f_init").configs("paper")[0].to_dict())
+    one = get_experiment("f_init").configs("paper")[0]
     secs, unknown = remaining("f_init", "paper", tmp_path, per_epoch=epoch_seconds(
         [_timed_record(one.replace(seed=99), 50.0 * one.epochs, one.epochs)]))  # fmt: skip
     assert unknown == 0 and secs == pytest.approx(50.0 * one.epochs * n)
