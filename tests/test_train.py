@@ -168,3 +168,20 @@ def test_cli_train_writes_record(tmp_path, mnist):
     assert _cli("theory", "--help").returncode == 0
     bad = _cli("theory", "--rule", "pepita", "--K", "0", "--out", str(tmp_path / "t.json"))
     assert bad.returncode == 2 and bad.stderr.startswith("pepita: error:")
+
+
+def test_fa_and_dfa_coincide_with_one_hidden_layer(small):
+    """With one hidden layer DFA's direct path B_1 e and FA's B_2 e are the same product, and
+    both rules draw that matrix first from the seed's generator with the same std
+    sqrt(2 / d_1): the runs agree exactly (the main table's FA and DFA rows). With two hidden
+    layers the paths differ, so must the runs."""
+    fa = train(TrainConfig(rule="fa", lr=0.1, **SMALL), "cpu", small, progress=False)
+    dfa = train(TrainConfig(rule="dfa", lr=0.1, **SMALL), "cpu", small, progress=False)
+    keep = ("test_accuracy", "train_loss")
+    assert [{k: r[k] for k in keep} for r in fa["history"]] == [
+        {k: r[k] for k in keep} for r in dfa["history"]
+    ]
+    deep = dict(SMALL, hidden=(256, 256))
+    fa2 = train(TrainConfig(rule="fa", lr=0.1, **deep), "cpu", small, progress=False)
+    dfa2 = train(TrainConfig(rule="dfa", lr=0.1, **deep), "cpu", small, progress=False)
+    assert fa2["history"][-1]["train_loss"] != dfa2["history"][-1]["train_loss"]
