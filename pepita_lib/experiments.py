@@ -171,6 +171,7 @@ def _baselines(profile: str) -> list[TrainConfig]:
 
 
 LR_GRID = (0.1, 0.03, 0.01, 0.003, 0.001, 0.0003)
+CIFAR_LR_GRID = (0.01, 0.003, 0.001, 0.0003, 0.0001)
 
 
 @register(
@@ -193,7 +194,14 @@ def _lr_search(profile: str) -> list[TrainConfig]:
         for rule in ("pepita", "pepita_hebbian")
         for lr in LR_GRID[:4]
     ]
-    return drifting + family
+    # CIFAR-10 (JPEG copy) starts from the paper's 0.01; the two rules that needed lower rates
+    # on both grey-scale datasets are searched there too, one step further down.
+    cifar = [
+        TrainConfig(dataset="cifar10", rule=rule, lr=lr, **common)
+        for rule in ("drtp", "pepita_tl")
+        for lr in CIFAR_LR_GRID
+    ]
+    return drifting + family + cifar
 
 
 DEPTH_LR_GRID = (0.1, 0.03, 0.01, 0.003)
