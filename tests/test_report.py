@@ -105,3 +105,12 @@ def test_new_grids_are_consistent():
     assert len({run_id(c) for c in wm}) == len(wm) == 3 * len(WM_VARIANTS) * 3
     for name in ("going_deeper", "deep_lr_search", "fscale_lr_search", "weight_mirroring"):
         assert len(get_experiment(name).configs("smoke")) <= 15  # CI trains each smoke grid
+
+
+def test_published_values_format_with_their_precision():
+    from pepita_lib.references import format_published, published
+
+    assert format_published(published("bp", "mnist")) == "98.63 ± 0.03"
+    assert format_published(published("pepita_tl", "cifar10")) == "≈40"  # "about 40%"
+    assert format_published(published("ff", "mnist", 4)) == "98.64"  # an error rate, exact
+    assert format_published(published("drtp", "mnist")) == "—"
