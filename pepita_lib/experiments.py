@@ -178,6 +178,7 @@ def _baselines(profile: str) -> list[TrainConfig]:
 
 LR_GRID = (0.1, 0.03, 0.01, 0.003, 0.001, 0.0003)
 CIFAR_LR_GRID = (0.01, 0.003, 0.001, 0.0003, 0.0001)
+FF_CIFAR_LR_GRID = (1.0, 0.3, 0.1, 0.03)
 
 
 @register(
@@ -207,7 +208,17 @@ def _lr_search(profile: str) -> list[TrainConfig]:
         for rule in ("drtp", "pepita_tl")
         for lr in CIFAR_LR_GRID
     ]
-    return drifting + family + cifar
+    # Forward-Forward on CIFAR-10: at its MNIST rate (1.0) every hidden ReLU went silent in
+    # the first epoch of the full run (loss stuck at 2 theta, test accuracy 10%).
+    from .experiments_ff import FF_HIDDEN, FF_TRAINING  # that module imports this one
+
+    ff = [
+        TrainConfig(
+            dataset="cifar10", rule="ff", hidden=FF_HIDDEN, **{**FF_TRAINING, "lr": lr}, **common
+        )
+        for lr in FF_CIFAR_LR_GRID
+    ]
+    return drifting + family + cifar + ff
 
 
 DEPTH_LR_GRID = (0.1, 0.03, 0.01, 0.003)
