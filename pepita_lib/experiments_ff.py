@@ -38,6 +38,8 @@ FF_HIDDEN = (1000, 1000)
 # measured in rules/ff.py (1 x 500, 5 epochs: theta 20 was the best of 2, 5, 10, 20, 40).
 # FF ignores dropout masks; dropout 0 says so in the config.
 FF_TRAINING = {"lr": 1.0, "batch_size": 100, "dropout": 0.0}
+# dataset -> FF's rate where 1.0 fails, chosen by lr_search on a validation split.
+FF_LR: dict[str, float] = {}
 FF_PAPER_SCHEDULE = {"epochs": 60, "decay_epochs": (30, 45)}
 
 # FF's loss on PEPITA's pairs (clean x vs x - F e): one hidden layer of 1024 and PEPITA's
@@ -64,7 +66,12 @@ def ff_config(dataset: str, seed: int, profile: str) -> TrainConfig:
     if profile == "paper":
         sched = {**sched, **FF_PAPER_SCHEDULE}
     return TrainConfig(
-        dataset=dataset, rule="ff", hidden=FF_HIDDEN, seed=seed, **sched, **FF_TRAINING
+        dataset=dataset,
+        rule="ff",
+        hidden=FF_HIDDEN,
+        seed=seed,
+        **sched,
+        **{**FF_TRAINING, "lr": FF_LR.get(dataset, FF_TRAINING["lr"])},
     )
 
 
