@@ -208,8 +208,8 @@ def _lr_search(profile: str) -> list[TrainConfig]:
         for rule in ("drtp", "pepita_tl")
         for lr in CIFAR_LR_GRID
     ]
-    # Forward-Forward on CIFAR-10: at its MNIST rate (1.0) every hidden ReLU went silent in
-    # the first epoch of the full run (loss stuck at 2 theta, test accuracy 10%).
+    # Forward-Forward on CIFAR-10: at its MNIST rate (1.0) a full run's loss sat at 2 theta
+    # (the value when no hidden unit responds) from epoch 2 and it ended at chance.
     from .experiments_ff import FF_HIDDEN, FF_TRAINING  # that module imports this one
 
     ff = [
