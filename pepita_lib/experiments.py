@@ -179,6 +179,13 @@ def _baselines(profile: str) -> list[TrainConfig]:
 LR_GRID = (0.1, 0.03, 0.01, 0.003, 0.001, 0.0003)
 CIFAR_LR_GRID = (0.01, 0.003, 0.001, 0.0003, 0.0001)
 FF_CIFAR_LR_GRID = (1.0, 0.3, 0.1, 0.03)
+# A best rate at the low edge of its grid is not yet a choice: one more step down checks it.
+EDGE_STEPS: dict[tuple[str, str], tuple[float, ...]] = {
+    ("drtp", "mnist"): (0.0001,),
+    ("pepita_tl", "mnist"): (0.0001,),
+    ("pepita_tl", "fashion_mnist"): (0.0001,),
+    ("pepita_tl", "cifar10"): (0.00003,),
+}
 
 
 @register(
@@ -218,7 +225,12 @@ def _lr_search(profile: str) -> list[TrainConfig]:
         )
         for lr in FF_CIFAR_LR_GRID
     ]
-    return drifting + family + cifar + ff
+    edge = [
+        TrainConfig(dataset=ds, rule=rule, lr=lr, **common)
+        for (rule, ds), rates in EDGE_STEPS.items()
+        for lr in rates
+    ]
+    return drifting + family + cifar + ff + edge
 
 
 DEPTH_LR_GRID = (0.1, 0.03, 0.01, 0.003)
