@@ -114,3 +114,30 @@ def test_published_values_format_with_their_precision():
     assert format_published(published("pepita_tl", "cifar10")) == "≈40"  # "about 40%"
     assert format_published(published("ff", "mnist", 4)) == "98.64"  # an error rate, exact
     assert format_published(published("drtp", "mnist")) == "—"
+
+
+def test_chosen_rates_are_the_stored_searches_best():
+    # PAPER_LR and FF_LR are filled by hand from results/lr_search: each must be the rate
+    # with the highest validation accuracy among the stored paper-profile search runs, and
+    # never the lowest rate tried (a choice at the low edge needs a step further down).
+    from pathlib import Path
+
+    import pytest
+
+    from pepita_lib.experiments import PAPER_LR
+    from pepita_lib.experiments_ff import FF_LR
+    from pepita_lib.store import iter_records
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    best: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for rec in iter_records(results, "lr_search"):
+        if rec["profile"] == "paper" and rec["status"] == "finished":
+            key = (rec["config"]["rule"], rec["config"]["dataset"])
+            best.setdefault(key, []).append((rec["final"]["val_accuracy"], rec["config"]["lr"]))
+    if not best:
+        pytest.skip(f"no stored lr_search runs under {results}")
+    chosen = {**PAPER_LR, **{("ff", ds): lr for ds, lr in FF_LR.items()}}
+    for key, lr in chosen.items():
+        runs = best[key]
+        assert max(runs)[1] == lr, (key, sorted(runs))
+        assert lr > min(r for _, r in runs), key
