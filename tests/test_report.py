@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from pepita_lib.config import TrainConfig, run_id
 from pepita_lib.experiments import (
     DEPTH_VARIANTS,
     F_SCALES,
     FSCALE_LR,
+    PAPER_LR,
     WM_TUNING,
     WM_VARIANTS,
     deep_lr,
     get_experiment,
 )
+from pepita_lib.experiments_ff import FF_LR
 from pepita_lib.metrics import slowness_curve
 from pepita_lib.report import add_slowness, label_variants, missing_note
-from pepita_lib.store import records_to_frames
+from pepita_lib.store import iter_records, records_to_frames
 
 
 def _record(cfg: TrainConfig, curve: list[float], initial: dict | None = None) -> dict:
@@ -120,24 +125,16 @@ def test_chosen_rates_are_the_stored_searches_best():
     # PAPER_LR and FF_LR are filled by hand from results/lr_search: each must be the rate
     # with the highest validation accuracy among the stored paper-profile search runs, and
     # never the lowest rate tried (a choice at the low edge needs a step further down).
-    from pathlib import Path
-
-    import pytest
-
-    from pepita_lib.experiments import PAPER_LR
-    from pepita_lib.experiments_ff import FF_LR
-    from pepita_lib.store import iter_records
-
     results = Path(__file__).resolve().parents[1] / "results"
-    best: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    searched: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for rec in iter_records(results, "lr_search"):
         if rec["profile"] == "paper" and rec["status"] == "finished":
             key = (rec["config"]["rule"], rec["config"]["dataset"])
-            best.setdefault(key, []).append((rec["final"]["val_accuracy"], rec["config"]["lr"]))
-    if not best:
+            searched.setdefault(key, []).append((rec["final"]["val_accuracy"], rec["config"]["lr"]))
+    if not searched:
         pytest.skip(f"no stored lr_search runs under {results}")
     chosen = {**PAPER_LR, **{("ff", ds): lr for ds, lr in FF_LR.items()}}
     for key, lr in chosen.items():
-        runs = best[key]
+        runs = searched[key]
         assert max(runs)[1] == lr, (key, sorted(runs))
         assert lr > min(r for _, r in runs), key
