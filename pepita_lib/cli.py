@@ -187,6 +187,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     profiles = [args.profile] if args.profile else list(PROFILES)
     filters = _filters(args.filter)
     per_epoch = epoch_seconds(iter_records(args.results))
+    if args.by_dataset:
+        return _status_by_dataset(names, profiles, args.results, per_epoch, filters)
     w = max(len("experiment"), *(len(n) for n in names))
     print(
         f"{'experiment':<{w}} {'profile':<7} {'finished':>8} {'diverged':>8} {'missing':>8}"
@@ -208,6 +210,30 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"and setup, else any rule on the setup), one run at a time; total "
         f"{_hours(total, total_unknown, 1)}"
     )
+    return 0
+
+
+def _status_by_dataset(
+    names: list[str],
+    profiles: list[str],
+    results: Path,
+    per_epoch: dict[tuple, float],
+    filters: dict[str, str],
+) -> int:
+    from .runner import coverage
+
+    w = max(len("experiment"), *(len(n) for n in names))
+    print(
+        f"{'experiment':<{w}} {'profile':<7} {'dataset':<13} {'finished':>8} {'diverged':>8}"
+        f" {'missing':>8} {'est. hours':>10}"
+    )
+    for prof in profiles:
+        for row in coverage(prof, results, names, per_epoch, filters):
+            print(
+                f"{row['experiment']:<{w}} {prof:<7} {row['dataset']:<13} {row['finished']:>8}"
+                f" {row['diverged']:>8} {row['missing']:>8}"
+                f" {_hours(row['seconds'], row['unknown'], row['missing']):>10}"
+            )
     return 0
 
 
@@ -325,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", choices=PROFILES)
     s.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE")
     s.add_argument("--results", default="results", type=Path)
+    s.add_argument("--by-dataset", action="store_true", help="one line per experiment and dataset")
     s.set_defaults(func=cmd_status)
 
     sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)

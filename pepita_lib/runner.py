@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from .config import TrainConfig, run_id
 from .data import DataNotFoundError, Dataset
-from .experiments import filter_configs, get_experiment
+from .experiments import EXPERIMENTS, filter_configs, get_experiment
 from .provenance import resolve_device
 from .store import find_record, iter_records, record_path, write_json_atomic
 from .train import data_for, seed_group_key, train_seeds
@@ -166,6 +166,30 @@ def remaining_of(
             else:
                 seconds += est
     return seconds, unknown
+
+
+def coverage(
+    profile: str,
+    results_dir: str | Path = DEFAULT_RESULTS,
+    experiments: Iterable[str] | None = None,
+    per_epoch: dict[tuple, float] | None = None,
+    filters: dict[str, str] | None = None,
+) -> list[dict]:
+    """One row per (experiment, dataset): finished / diverged / missing runs of ``profile``
+    and the estimated wall seconds of the missing ones (``seconds``, plus ``unknown``: missing
+    runs with no comparable stored run to time them by). Experiments default to all."""
+    if per_epoch is None:
+        per_epoch = epoch_seconds(iter_records(results_dir))
+    rows = []
+    for name in EXPERIMENTS if experiments is None else experiments:
+        by_dataset: dict[str, list[tuple[TrainConfig, dict | None]]] = {}
+        for cfg, rec in plan(name, profile, results_dir, filters):
+            by_dataset.setdefault(cfg.dataset, []).append((cfg, rec))
+        for dataset, planned in by_dataset.items():
+            seconds, unknown = remaining_of(planned, per_epoch)
+            rows.append({"experiment": name, "dataset": dataset, **count_states(planned),
+                         "seconds": seconds, "unknown": unknown})  # fmt: skip
+    return rows
 
 
 def _data_key(cfg: TrainConfig) -> tuple:

@@ -11,7 +11,15 @@ import pytest
 from pepita_lib.config import TrainConfig
 from pepita_lib.data import load_dataset
 from pepita_lib.experiments import get_experiment
-from pepita_lib.runner import epoch_seconds, estimate_seconds, remaining, run_experiment, status
+from pepita_lib.runner import (
+    coverage,
+    epoch_seconds,
+    estimate_seconds,
+    remaining,
+    run_experiment,
+    status,
+)
+from pepita_lib.store import record_path, write_json_atomic
 from pepita_lib.train import train
 
 SMALL = dict(dataset="mnist", epochs=2, train_subset=2000, test_subset=500, decay_epochs=(1,))
@@ -107,6 +115,44 @@ def test_remaining_time_is_the_median_pace_of_comparable_stored_runs(tmp_path):
     secs, unknown = remaining("f_init", "paper", tmp_path, per_epoch=epoch_seconds(
         [_timed_record(one.replace(seed=99), 50.0 * one.epochs, one.epochs)]))  # fmt: skip
     assert unknown == 0 and secs == pytest.approx(50.0 * one.epochs * n)
+
+
+def test_coverage_splits_each_experiment_by_dataset_and_adds_up(tmp_path):
+    configs = get_experiment("afa_vs_pepita").configs("paper")
+    done = [c for c in configs if c.dataset == "cifar10"][:2]
+    for i, cfg in enumerate(done):
+        status_ = "finished" if i == 0 else "diverged"
+        write_json_atomic(record_path(tmp_path, "afa_vs_pepita", cfg),
+                          _timed_record(cfg, 10.0 * cfg.epochs, cfg.epochs, status_))  # fmt: skip
+    rows = coverage("paper", tmp_path, ["afa_vs_pepita", "f_init"])
+    by = {(r["experiment"], r["dataset"]): r for r in rows}
+    assert set(by) == {("afa_vs_pepita", "mnist"), ("afa_vs_pepita", "cifar10"),
+                       ("f_init", "mnist")}  # fmt: skip
+    n_c10 = sum(c.dataset == "cifar10" for c in configs)
+    c10 = by[("afa_vs_pepita", "cifar10")]
+    assert (c10["finished"], c10["diverged"], c10["missing"]) == (1, 1, n_c10 - 2)
+    # the finished CIFAR-10 run times the missing ones; nothing times the MNIST ones
+    assert c10["unknown"] == 0 and c10["seconds"] == pytest.approx(10.0 * 100 * (n_c10 - 2))
+    mn = by[("afa_vs_pepita", "mnist")]
+    assert mn["missing"] == mn["unknown"] == len(configs) - n_c10 and mn["seconds"] == 0.0
+    # the rows add up to the experiment's whole status
+    for name in ("afa_vs_pepita", "f_init"):
+        total = status(name, "paper", tmp_path)
+        for key in total:
+            assert sum(r[key] for r in rows if r["experiment"] == name) == total[key]
+
+
+def test_cli_status_by_dataset_prints_one_line_per_dataset(tmp_path):
+    out = _cli("status", "afa_vs_pepita", "--profile", "paper", "--by-dataset",
+               "--results", str(tmp_path), "--filter", "rule=afa")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [ln.split() for ln in out.stdout.splitlines()[1:]]
+    n = sum(c.rule == "afa" and c.dataset == "mnist"
+            for c in get_experiment("afa_vs_pepita").configs("paper"))  # fmt: skip
+    assert [ln[:6] for ln in lines] == [
+        ["afa_vs_pepita", "paper", "mnist", "0", "0", str(n)],
+        ["afa_vs_pepita", "paper", "cifar10", "0", "0", str(n)],
+    ]
 
 
 def test_pepita_full_mnist_one_epoch_reaches_90_percent(mnist):
