@@ -380,6 +380,28 @@ def _weight_mirroring(profile: str) -> list[TrainConfig]:
     ]
 
 
+# Why mirroring blows up on Fashion-MNIST: the first 30 epochs of two weight_mirroring cells
+# (the same configs but for the epoch count, so the same trajectories), now logging the gain
+# ||W_1 F||_2 of the first layer's effective feedback every epoch.
+WM_GAIN_VARIANTS = ("uniform F (original)", "factorised F + WM")
+WM_GAIN_EPOCHS = 30
+
+
+@register(
+    "wm_gain",
+    "the gain ||W_1 F|| of PEPITA's effective first-layer feedback with a fixed F and with "
+    "weight mirroring, first 30 epochs, 1x1024, MNIST and Fashion-MNIST, 3 seeds",
+)
+def _wm_gain(profile: str) -> list[TrainConfig]:
+    sched = {**schedule(profile), **({"epochs": WM_GAIN_EPOCHS} if profile == "paper" else {})}
+    return [
+        TrainConfig(dataset=ds, lr=paper_lr("pepita", ds), seed=seed, **sched, **WM_VARIANTS[v])
+        for ds in ("mnist", "fashion_mnist")
+        for v in WM_GAIN_VARIANTS
+        for seed in paper_seeds(profile)
+    ]
+
+
 # Open question 3: mirror rates per layer and schedules (MNIST, 1x1024, seed 0 first).
 WM_TUNING: dict[str, dict] = {
     "every batch, rate 0.01 (default)": {},

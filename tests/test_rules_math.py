@@ -18,7 +18,7 @@ from pepita_lib.rules.base import angle_deg, cross_entropy, product_transpose
 from pepita_lib.rules.bp import bp_updates
 from pepita_lib.rules.dfa import direct_updates
 from pepita_lib.rules.fa import fa_updates
-from pepita_lib.rules.pepita import pepita_updates, two_passes
+from pepita_lib.rules.pepita import feedback_gain, pepita_updates, two_passes
 from pepita_lib.rules.pepita_hebbian import hebbian_updates
 
 SIZES = [20, 15, 12, 5]
@@ -92,6 +92,29 @@ def test_modulated_first_layer_reuse_is_exact():
     slow = two_passes(net, F, x, t, [None] * 2, reuse_first_layer=False)[2]
     for a, b in zip(fast, slow):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_feedback_gain_is_the_largest_first_layer_modulation_per_unit_error():
+    """a_1 - a_1^err = W_1 F e exactly, so over unit errors its norm peaks at ||W_1 F||_2,
+    reached along the top right singular vector; the gain scales with W_1 and with F."""
+    net = double_net(SIZES)
+    W1 = net.weights[0]
+    F = pepita_F(SIZES[0], SIZES[-1], 0.5, "uniform", torch.Generator().manual_seed(0)).double()
+    gain = feedback_gain(W1, F)
+    x, _ = batch(SIZES[0], SIZES[-1], n=1)
+    top = torch.linalg.svd(W1 @ F).Vh[0]
+    g = torch.Generator().manual_seed(5)
+    rand = torch.randn(200, SIZES[-1], generator=g, dtype=torch.float64)
+    errors = torch.cat([top[None], rand / rand.norm(dim=1, keepdim=True)])
+    shifts = (x @ W1.T - (x - errors @ F.T) @ W1.T).norm(dim=1)
+    assert shifts[0] == pytest.approx(gain, rel=1e-10)
+    assert (shifts[1:] <= gain * (1 + 1e-12)).all() and shifts[1:].max() > 0.5 * gain
+    assert feedback_gain(3 * W1, F) == pytest.approx(3 * gain, rel=1e-12)
+    assert feedback_gain(W1, -2 * F) == pytest.approx(2 * gain, rel=1e-12)
+    # logged once per epoch by every PEPITA-family rule with a hidden layer
+    rule = make_rule(TrainConfig(rule="pepita"))
+    logged = rule.angles(net, {"F": F})
+    assert logged["gain_W1F"] == pytest.approx(gain, rel=1e-12)
 
 
 @pytest.mark.parametrize("sizes", [[20, 15, 5], SIZES])

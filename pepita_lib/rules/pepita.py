@@ -44,6 +44,16 @@ def modulated_input(x: Tensor, F: Tensor, e: Tensor) -> Tensor:
     return x - e @ F.mT
 
 
+def feedback_gain(W1: Tensor, F: Tensor) -> float:
+    """||W_1 F||_2, the largest singular value of the first layer's effective feedback.
+
+    To first order in F e, h_1 - h_1^err = sigma'(a_1) * (W_1 F e) (SPEC 1.4): PEPITA's first
+    layer learns like DFA through B_1^eff = W_1 F, so this gain scales its effective step at
+    a fixed learning rate. std(F) is held fixed, but W_1 F is not.
+    """
+    return float(torch.linalg.matrix_norm((W1.double() @ F.double()), ord=2))
+
+
 def two_passes(
     net: Net,
     F: Tensor,
@@ -112,8 +122,12 @@ class PepitaBase(RuleBase):
         return self.cfg.f_scale * math.sqrt(2.0 / net.sizes[0])
 
     def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]:
-        """Angle between vec((W_L ... W_1)^T) and vec(F): 90 degrees means unaligned."""
-        return {"angle_F": angle_deg(product_transpose(net.weights), state["F"])}
+        """Angle between vec((W_L ... W_1)^T) and vec(F) (90 degrees means unaligned) and,
+        with a hidden layer, the gain of the first layer's effective feedback (SPEC 1.4)."""
+        out = {"angle_F": angle_deg(product_transpose(net.weights), state["F"])}
+        if net.depth > 1:
+            out["gain_W1F"] = feedback_gain(net.weights[0], state["F"])
+        return out
 
 
 class Pepita(PepitaBase):
