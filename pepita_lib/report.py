@@ -284,6 +284,7 @@ CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
     },
     "weight_mirroring": {
         "main": ("weight_mirroring", {}),
+        "gain": ("wm_gain", {}),
     },
     "going_deeper": {
         "lr": ("deep_lr_search", {}),
