@@ -32,9 +32,11 @@ BASELINE_RULES = (
     "pepita_wm",
     "afa",
 )
-# PEPITA-WM (PEPITA with a mirrored F) and AFA (PEPITA to first order) make updates of
+# PEPITA-WM (PEPITA with a mirrored F) and AFA (PEPITA to first order) start with updates of
 # PEPITA's size, so they train at PEPITA's rate; their cells are then the very runs of
-# weight_mirroring and afa_vs_pepita (content-addressed: same config, same record).
+# weight_mirroring and afa_vs_pepita (content-addressed: same config, same record). With
+# mirroring the sizes part later: the gain ||W_1 F|| grows (wm_gain, chapter "Weight
+# mirroring"), and on Fashion-MNIST the shared rate ends in a blow-up, reported as such.
 SHARES_PEPITA_LR = ("pepita_wm", "afa")
 # Forward-Forward in the main table: its own net and schedule (experiments_ff.ff_config).
 FF_BASELINE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
