@@ -383,8 +383,8 @@ def _weight_mirroring(profile: str) -> list[TrainConfig]:
 
 
 # Why mirroring blows up on Fashion-MNIST: the first 30 epochs of two weight_mirroring cells
-# (the same configs but for the epoch count, so the same trajectories), now logging the gain
-# ||W_1 F||_2 of the first layer's effective feedback every epoch.
+# (the same configs but for the epoch count: the same trajectories up to float rounding),
+# now logging the gain ||W_1 F||_2 of the first layer's effective feedback every epoch.
 WM_GAIN_VARIANTS = ("uniform F (original)", "factorised F + WM")
 WM_GAIN_EPOCHS = 30
 

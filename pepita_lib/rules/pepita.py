@@ -47,7 +47,7 @@ def modulated_input(x: Tensor, F: Tensor, e: Tensor) -> Tensor:
 def feedback_gain(W1: Tensor, F: Tensor) -> float:
     """||W_1 F||_2, the largest singular value of the first layer's effective feedback.
 
-    To first order in F e, h_1 - h_1^err = sigma'(a_1) * (W_1 F e) (SPEC 1.4): PEPITA's first
+    To first order in F e, h_1 - h_1^err ~ sigma'(a_1) * (W_1 F e) (SPEC 1.4): PEPITA's first
     layer learns like DFA through B_1^eff = W_1 F, so this gain scales its effective step at
     a fixed learning rate. std(F) is held fixed, but W_1 F is not.
     """
