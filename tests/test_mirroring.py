@@ -10,12 +10,13 @@ from conftest import batch, double_net
 
 from pepita_lib.activations import get_activation
 from pepita_lib.config import TrainConfig
+from pepita_lib.experiments import get_experiment
 from pepita_lib.feedback import factorised_F, pepita_F, product, renormalise
 from pepita_lib.nets import forward, make_net
 from pepita_lib.rules import make_rule
 from pepita_lib.rules.base import angle_deg
 from pepita_lib.rules.bp import bp_updates
-from pepita_lib.rules.pepita import pepita_updates
+from pepita_lib.rules.pepita import feedback_gain, pepita_updates
 from pepita_lib.rules.pepita_wm import mirror_step
 
 
@@ -115,3 +116,42 @@ def test_pepita_wm_learns_and_aligns_on_mnist(mnist):
     )
     assert wm["initial"]["angle_F"] < plain["initial"]["angle_F"] - 10
     assert wm["history"][-1]["angle_W1T_B1"] < plain["history"][-1]["angle_W1T_B1"]
+
+
+def test_mirrored_gain_formula_of_the_chapter():
+    """With F exactly mirrored (B_l = W_l^T) and renormalised to std sigma_F, the gain is
+    sigma_F sqrt(d_0 d_L) ||W_1 W_1^T W_2^T||_2 / ||W_1^T W_2^T||_F (chapter "Weight
+    mirroring"), up to F's small mean; and it grows as W_1 grows along W_2's directions."""
+    g = torch.Generator().manual_seed(0)
+    d0, d1, d2 = 60, 40, 5
+    W1 = torch.randn(d1, d0, generator=g, dtype=torch.float64) / math.sqrt(d0)
+    W2 = torch.randn(d2, d1, generator=g, dtype=torch.float64) / math.sqrt(d1)
+    sigma = 0.05 * math.sqrt(2 / d0)
+
+    def mirrored_gain(W1, W2):
+        F = renormalise([W1.T.clone(), W2.T.clone()], sigma)
+        return feedback_gain(W1, F)
+
+    def formula(W1, W2):
+        num = torch.linalg.matrix_norm(W1 @ W1.T @ W2.T, ord=2)
+        return float(sigma * math.sqrt(d0 * d2) * num / (W1.T @ W2.T).norm())
+
+    assert mirrored_gain(W1, W2) == pytest.approx(formula(W1, W2), rel=0.02)
+    # W_1 growing along W_2's top direction u (c u v^T) raises the gain, and in the limit
+    # linearly: W_1 W_1^T W_2^T ~ c^2 u u^T W_2^T over W_1^T W_2^T ~ c v u^T W_2^T
+    u = torch.linalg.svd(W2).Vh[0]
+    v = torch.linalg.svd(W1).Vh[0]
+    gains = [mirrored_gain(W1 + c * torch.outer(u, v), W2) for c in (0, 1, 2, 4, 8, 16)]
+    assert all(a < b for a, b in zip(gains, gains[1:]))
+    assert gains[-1] / gains[-2] == pytest.approx(2.0, rel=0.05)
+    grown = W1 + 4 * torch.outer(u, v)
+    assert mirrored_gain(grown, W2) == pytest.approx(formula(grown, W2), rel=0.02)
+
+
+def test_wm_gain_runs_are_the_start_of_weight_mirroring_runs():
+    """wm_gain's configs are weight_mirroring's with fewer epochs, so its runs retrace the
+    first epochs of runs the chapter already shows (same seeds, same rates)."""
+    full = set(get_experiment("weight_mirroring").configs("paper"))
+    short = get_experiment("wm_gain").configs("paper")
+    assert len(short) == 12 and {c.epochs for c in short} == {30}
+    assert all(c.replace(epochs=100) in full for c in short)
