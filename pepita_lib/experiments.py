@@ -193,6 +193,10 @@ EDGE_STEPS: dict[tuple[str, str], tuple[float, ...]] = {
 }
 
 
+WM_LR_GRID = (0.01, 0.003, 0.001, 0.0003)
+WM_SEARCH_EPOCHS = 30
+
+
 @register(
     "lr_search",
     "learning-rate search on a 10k validation split (10 epochs) for rules that drift at "
@@ -235,7 +239,14 @@ def _lr_search(profile: str) -> list[TrainConfig]:
         for (rule, ds), rates in EDGE_STEPS.items()
         for lr in rates
     ]
-    return drifting + family + cifar + ff + edge
+    # PEPITA-WM on Fashion-MNIST: at PEPITA's rate its training loss blows up after about 20
+    # epochs (the gain of W_1 F grows under mirroring; experiment wm_gain), too late for a
+    # 10-epoch search to see, so this one runs 30 epochs.
+    longer = search_schedule(profile, WM_SEARCH_EPOCHS)
+    wm = [
+        TrainConfig(dataset="fashion_mnist", rule="pepita_wm", lr=lr, **longer) for lr in WM_LR_GRID
+    ]
+    return drifting + family + cifar + ff + edge + wm
 
 
 DEPTH_LR_GRID = (0.1, 0.03, 0.01, 0.003)
