@@ -285,6 +285,7 @@ CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
     "weight_mirroring": {
         "main": ("weight_mirroring", {}),
         "gain": ("wm_gain", {}),
+        "own_rate": ("baselines", {"rule": "pepita_wm", "dataset": "fashion_mnist"}),
     },
     "going_deeper": {
         "lr": ("deep_lr_search", {}),
