@@ -190,6 +190,9 @@ def _baselines(profile: str) -> list[TrainConfig]:
 LR_GRID = (0.1, 0.03, 0.01, 0.003, 0.001, 0.0003)
 CIFAR_LR_GRID = (0.01, 0.003, 0.001, 0.0003, 0.0001)
 FF_CIFAR_LR_GRID = (1.0, 0.3, 0.1, 0.03)
+# PEPITA-WM on Fashion-MNIST, searched over more epochs (see _lr_search)
+WM_LR_GRID = (0.01, 0.003, 0.001, 0.0003)
+WM_SEARCH_EPOCHS = 30
 # A best rate at the low edge of its grid is not yet a choice: steps further down until the
 # validation accuracy falls.
 EDGE_STEPS: dict[tuple[str, str], tuple[float, ...]] = {
@@ -198,10 +201,6 @@ EDGE_STEPS: dict[tuple[str, str], tuple[float, ...]] = {
     ("pepita_tl", "fashion_mnist"): (0.0001,),
     ("pepita_tl", "cifar10"): (0.00003, 0.00001, 0.000003, 0.000001),
 }
-
-
-WM_LR_GRID = (0.01, 0.003, 0.001, 0.0003)
-WM_SEARCH_EPOCHS = 30
 
 
 @register(
