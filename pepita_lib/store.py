@@ -29,6 +29,11 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp creates the file 0600; a record is an ordinary shared file, so give it the
+        # mode open() would (0666 less the umask) before it takes the record's name.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -25,6 +27,18 @@ def test_config_rejects_bad_values():
         TrainConfig(lr=0)
     with pytest.raises(ValueError, match="unknown config fields: colour"):
         TrainConfig.from_dict({"colour": 1})
+
+
+def test_atomic_write_gives_records_the_usual_file_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "r.json", {"a": 1})
+        os.umask(0o077)
+        write_json_atomic(tmp_path / "private.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
 
 
 def test_atomic_write_leaves_old_record_on_failure(tmp_path):
