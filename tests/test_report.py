@@ -9,6 +9,7 @@ import pytest
 
 from pepita_lib.config import TrainConfig, run_id
 from pepita_lib.experiments import (
+    DEEP_LR,
     DEPTH_VARIANTS,
     F_SCALES,
     FSCALE_LR,
@@ -138,3 +139,43 @@ def test_chosen_rates_are_the_stored_searches_best():
         runs = searched[key]
         assert max(runs)[1] == lr, (key, sorted(runs))
         assert lr > min(r for _, r in runs), key
+
+
+def test_deep_rates_are_their_complete_searches_best():
+    # DEEP_LR is filled by hand from results/deep_lr_search: each entry must come from a
+    # search whose whole grid is stored, and be the rate with the best validation accuracy.
+    results = Path(__file__).resolve().parents[1] / "results"
+    grid: dict[tuple, set[float]] = {}
+    for c in get_experiment("deep_lr_search").configs("paper"):
+        kind = "normalisation" if c.act_norm == "batch" else "plain"
+        grid.setdefault((c.dataset, len(c.hidden), kind), set()).add(c.lr)
+    stored: dict[tuple, dict[float, float | None]] = {}
+    for rec in iter_records(results, "deep_lr_search"):
+        c = rec["config"]
+        if rec["profile"] != "paper":
+            continue
+        kind = "normalisation" if c["act_norm"] == "batch" else "plain"
+        acc = rec["final"]["val_accuracy"] if rec["status"] == "finished" else None
+        stored.setdefault((c["dataset"], len(c["hidden"]), kind), {})[c["lr"]] = acc
+    if not stored:
+        pytest.skip(f"no stored deep_lr_search runs under {results}")
+    for key, lr in DEEP_LR.items():
+        assert key in grid, f"{key} has a rate but no search cell"
+        runs = stored.get(key, {})
+        assert set(runs) == grid[key], f"{key}: search incomplete, missing {grid[key] - set(runs)}"
+        finished = {r: a for r, a in runs.items() if a is not None}
+        assert max(finished, key=finished.get) == lr, (key, sorted(finished.items()))
+
+
+def test_deep_lr_search_stays_registered_once_its_rates_are_entered(monkeypatch):
+    # copying a search's best rate into DEEP_LR must not drop that search from the grid
+    # (the chapter shows the search next to the rate it gave)
+    import pepita_lib.experiments as ex
+
+    with_rates = {run_id(c) for c in get_experiment("deep_lr_search").configs("paper")}
+    monkeypatch.setattr(ex, "DEEP_LR", {})
+    without = {run_id(c) for c in get_experiment("deep_lr_search").configs("paper")}
+    assert with_rates == without
+    # ... while going_deeper registers only cells that have a rate: none normalised now
+    deep = get_experiment("going_deeper").configs("paper")
+    assert deep and not any(c.act_norm == "batch" for c in deep)
