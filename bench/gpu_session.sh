@@ -25,8 +25,11 @@ python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_seed_batch
     tee "$OUT/tests.log" | tail -3
 $P bench --device cuda --json --steps 300 --out results/cost/bench-cuda.json
 $P cost --device cuda --dataset mnist cifar10
-for grid in "baselines --filter dataset=mnist" "baselines --filter dataset=fashion_mnist" \
-    "activations" "forward_forward" "going_deeper --filter dataset=mnist"; do
+# The grids still missing runs on the CPU-made store (pepita status --profile paper
+# --by-dataset), grey-scale first; a grid whose data did not travel is skipped at once
+# ("no data"), and finished runs are never recomputed.
+for grid in "wm_tuning" "hebbian_depth" "going_deeper --filter dataset=mnist" \
+    "weight_mirroring --filter dataset=cifar10" "going_deeper --filter dataset=cifar10"; do
     t=$(left)
     [ "$t" -gt 90 ] || break
     # shellcheck disable=SC2086
