@@ -9,7 +9,15 @@ import stat
 import pytest
 
 from pepita_lib.config import TrainConfig, run_id
-from pepita_lib.experiments import filter_configs, get_experiment, schedule
+from pepita_lib.experiments import (
+    DEPTH_LR,
+    HEBBIAN_DEPTH_DATASETS,
+    depth_lr,
+    filter_configs,
+    get_experiment,
+    paper_lr,
+    schedule,
+)
 from pepita_lib.store import records_to_frames, write_json_atomic
 
 
@@ -95,3 +103,21 @@ def test_find_record_is_content_addressed_across_experiments(tmp_path):
     )
     assert find_record(tmp_path, "afa_vs_pepita", cfg)["status"] == "finished"
     assert find_record(tmp_path, "afa_vs_pepita", cfg.replace(seed=4)) is None
+
+
+def test_hebbian_depth_rates_come_from_each_datasets_search():
+    # a deeper cell trains at a rate its own dataset's validation search tried; PEPITA and
+    # PEPITA-Hebbian share it (like with like), PEPITA-TL keeps its 1-layer rate
+    search = get_experiment("depth_lr_search").configs("paper")
+    assert {c.dataset for c in search} == set(HEBBIAN_DEPTH_DATASETS)
+    searched = {(c.dataset, len(c.hidden), c.lr) for c in search}
+    cells = get_experiment("hebbian_depth").configs("paper")
+    assert {(c.dataset, len(c.hidden)) for c in cells} == set(DEPTH_LR)
+    for c in cells:
+        if c.rule == "pepita_tl":
+            assert c.lr == paper_lr("pepita_tl", c.dataset)
+        else:
+            assert c.lr == DEPTH_LR[(c.dataset, len(c.hidden))]
+            assert (c.dataset, len(c.hidden), c.lr) in searched
+    assert depth_lr("pepita", "mnist", 1) == paper_lr("pepita", "mnist")
+    assert depth_lr("pepita", "mnist", 7) is None  # never searched: not registered
