@@ -106,12 +106,17 @@ def missing_note(experiment: str, profile: str, missing: list, max_lines: int = 
         extra = " ".join(f"{k}={show(d[k])}" for k in varying if show(d[k]))
         key = (c.rule, c.dataset, "x".join(map(str, c.hidden)), extra)
         groups.setdefault(key, []).append(c.seed)
-    lines = [f"**Not run yet** ({len(missing)} runs of `{experiment}`, profile `{profile}`):", ""]
+
+    def runs(n: int) -> str:
+        return f"{n} run" if n == 1 else f"{n} runs"
+
+    lines = [f"**Not run yet** ({runs(len(missing))} of `{experiment}`, profile `{profile}`):", ""]
     for (rule, ds, hidden, extra), seeds in sorted(groups.items())[:max_lines]:
         lines.append(
             f"- {RULE_LABELS.get(rule, rule)} on {DATASET_LABELS.get(ds, ds)}, hidden {hidden}"
             + (f" ({extra})" if extra else "")
-            + f", {len(seeds)} runs (seeds {', '.join(map(str, sorted(set(seeds))))}): "
+            + f", {runs(len(seeds))} (seed{'s' if len(set(seeds)) > 1 else ''} "
+            f"{', '.join(map(str, sorted(set(seeds))))}): "
             f"`pepita run {experiment} --profile {profile} --filter rule={rule} "
             f"--filter dataset={ds}"
             + (f" --filter hidden={hidden.replace('x', ',')}" if "x" in hidden else "")

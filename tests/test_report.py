@@ -83,6 +83,13 @@ def test_missing_note_is_short_for_big_grids():
     assert "All going_deeper runs" in missing_note("going_deeper", "paper", [])
 
 
+def test_missing_note_counts_a_single_run_in_the_singular():
+    one = get_experiment("going_deeper").configs("paper")[:1]
+    note = missing_note("going_deeper", "paper", one)
+    assert "(1 run of `going_deeper`" in note
+    assert f", 1 run (seed {one[0].seed}): " in note and "1 runs" not in note
+
+
 def test_new_grids_are_consistent():
     assert set(FSCALE_LR) == set(F_SCALES)
     # the original scale shares its runs with afa_vs_pepita (same config, same id)
