@@ -112,11 +112,11 @@ def missing_note(experiment: str, profile: str, missing: list, max_lines: int = 
 
     lines = [f"**Not run yet** ({runs(len(missing))} of `{experiment}`, profile `{profile}`):", ""]
     for (rule, ds, hidden, extra), seeds in sorted(groups.items())[:max_lines]:
+        ids = ", ".join(map(str, sorted(set(seeds))))
         lines.append(
             f"- {RULE_LABELS.get(rule, rule)} on {DATASET_LABELS.get(ds, ds)}, hidden {hidden}"
             + (f" ({extra})" if extra else "")
-            + f", {runs(len(seeds))} (seed{'s' if len(set(seeds)) > 1 else ''} "
-            f"{', '.join(map(str, sorted(set(seeds))))}): "
+            + f", {runs(len(seeds))} (seed{'s' if ',' in ids else ''} {ids}): "
             f"`pepita run {experiment} --profile {profile} --filter rule={rule} "
             f"--filter dataset={ds}"
             + (f" --filter hidden={hidden.replace('x', ',')}" if "x" in hidden else "")
