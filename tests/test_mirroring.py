@@ -155,3 +155,21 @@ def test_wm_gain_runs_are_the_start_of_weight_mirroring_runs():
     short = get_experiment("wm_gain").configs("paper")
     assert len(short) == 12 and {c.epochs for c in short} == {30}
     assert all(c.replace(epochs=100) in full for c in short)
+
+
+def test_a_mirrored_F_has_a_larger_feedback_gain_than_a_random_F_of_the_same_size():
+    """F = c (W_2 W_1)^T gives W_1 F = c W_1 W_1^T W_2^T: with W_2 = I the gain is exactly
+    c sigma_max(W_1)^2; a random F of the same Frobenius norm meets W_1 in random directions and
+    has a smaller gain (why ||W_1 F|| grows faster under mirroring, chapter Going deeper)."""
+    g = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        W1 = torch.randn(30, 50, generator=g, dtype=torch.float64) / math.sqrt(50)
+        F_rand = torch.randn(50, 30, generator=g, dtype=torch.float64) * 0.05
+        c = F_rand.norm() / W1.norm()
+        sigma = torch.linalg.matrix_norm(W1, ord=2)
+        assert feedback_gain(W1, c * W1.T) == pytest.approx(float(c * sigma**2), rel=1e-10)
+        assert feedback_gain(W1, c * W1.T) > 1.2 * feedback_gain(W1, F_rand)
+        W2 = torch.randn(10, 30, generator=g, dtype=torch.float64) / math.sqrt(30)
+        F_prod, F_small = (W2 @ W1).T, F_rand[:, :10]
+        F_prod = F_prod * F_small.norm() / F_prod.norm()
+        assert feedback_gain(W1, F_prod) > 1.2 * feedback_gain(W1, F_small)
