@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from . import checkpoint
 from .config import TrainConfig, run_id
 from .data import Dataset, batches, load_dataset, one_hot
 from .nets import Net, dropout_masks, make_net, stack_nets
@@ -101,6 +102,7 @@ def train(
     data_root: str | Path | None = None,
     download: bool = False,
     on_epoch: Callable[[dict], None] | None = None,
+    checkpoint_seconds: float | None = 300.0,
 ) -> dict:
     """Train one config and return its run record (also written to ``out`` if given).
 
@@ -119,6 +121,7 @@ def train(
         data_root=data_root,
         download=download,
         on_epoch=on_epoch,
+        checkpoint_seconds=checkpoint_seconds,
     )[0]
 
 
@@ -134,9 +137,15 @@ def train_seeds(
     data_root: str | Path | None = None,
     download: bool = False,
     on_epoch: Callable[[dict], None] | None = None,
+    checkpoint_seconds: float | None = 300.0,
 ) -> list[dict]:
     """Train configs that differ only in seed and learning rate together; one record per
     config.
+
+    With ``outs`` the run is resumable: at the end of an epoch, once ``checkpoint_seconds``
+    have passed since the last save, the whole state goes to ``<outs[0]>.ckpt``; a later
+    call for the same configs continues from it and deletes it when the records are
+    written (None: never save, and ignore any checkpoint).
 
     With more than one config the rule must be ``batchable`` and the nets are stacked
     along a leading axis (one net per config). A net that diverges is recorded as diverged
@@ -180,8 +189,14 @@ def train_seeds(
         net, state = seed_nets[0], seed_states[0]
     n = data.x_train.shape[0]
     steps_per_epoch = math.ceil(n / cfg.batch_size)
-    with torch.no_grad():
-        rule.before_training(net, state, steps_per_epoch)
+    run_ids = [run_id(c) for c in cfgs]
+    ckpt_file = None
+    if outs is not None and checkpoint_seconds is not None:
+        ckpt_file = checkpoint.checkpoint_path(outs[0])
+    saved = checkpoint.load(ckpt_file, run_ids) if ckpt_file else None
+    if saved is None:
+        with torch.no_grad():
+            rule.before_training(net, state, steps_per_epoch)
     order_gens = [torch.Generator().manual_seed(c.seed + 1) for c in cfgs]
     drop_gens = [torch.Generator(device=dev).manual_seed(c.seed + 2) for c in cfgs]
     opt = SGD(net.weights, cfg.lr, cfg.momentum, cfg.weight_decay)
@@ -198,11 +213,53 @@ def train_seeds(
     # one-hot targets once per run: per batch, one_hot checks the labels' range (a reduction
     # and a host sync) and scatters, small work that adds up over ~100k steps
     targets = one_hot(data.y_train, data.num_classes)
-    initial = [evaluate(s) for s in seeds]
-    histories: list[list[dict]] = [[] for _ in seeds]
-    statuses = ["finished" for _ in seeds]
+    # plain str, not torch's TorchVersion: the checkpoint loads with weights_only=True
+    env = {k: str(v) if isinstance(v, str) else v for k, v in environment(dev).items()}
+    segment = {"started": started, "first_epoch": 1, **env}
+    if saved is None:
+        initial = [evaluate(s) for s in seeds]
+        histories: list[list[dict]] = [[] for _ in seeds]
+        statuses = ["finished" for _ in seeds]
+        start_epoch, earlier = 0, []
+    else:
+        _restore(saved, net, state, opt, rule, order_gens, drop_gens)
+        initial, histories, statuses = saved["initial"], saved["histories"], saved["statuses"]
+        start_epoch, earlier = saved["epoch"], saved["segments"]
+        segment["first_epoch"] = start_epoch + 1
+    last_save = time.perf_counter()
+
+    def save_checkpoint(next_epoch: int) -> None:
+        done = dict(segment, finished=now(), last_epoch=next_epoch)
+        done["wall_seconds"] = round(time.perf_counter() - t0, 3)
+        checkpoint.save(
+            ckpt_file,
+            {
+                "run_ids": run_ids,
+                "epoch": next_epoch,
+                "weights": net.weights,
+                "velocity": opt.velocity,
+                "state": state,
+                "rule_generators": checkpoint.generator_states(rule),
+                "rule_extras": rule.checkpoint_extras(net, state, opt),
+                "order_generators": [g.get_state() for g in order_gens],
+                "dropout_generators": [g.get_state() for g in drop_gens],
+                "initial": initial,
+                "histories": histories,
+                "statuses": statuses,
+                "segments": [*earlier, done],
+            },
+        )
+
     desc = f"{cfg.rule}/{cfg.dataset}" + (f" x{len(cfgs)} seeds" if stacked else "")
-    bar = tqdm(range(cfg.epochs), desc=desc, disable=not progress, unit="epoch", leave=False)
+    bar = tqdm(
+        range(start_epoch, cfg.epochs),
+        desc=desc,
+        disable=not progress,
+        unit="epoch",
+        leave=False,
+        initial=start_epoch,
+        total=cfg.epochs,
+    )
     with torch.no_grad():
         for epoch in bar:
             te = time.perf_counter()
@@ -231,17 +288,26 @@ def train_seeds(
             if not stacked and histories[0][-1]["test_accuracy"] is not None:
                 row = histories[0][-1]
                 bar.set_postfix(acc=f"{row['test_accuracy']:.4f}", loss=f"{row['train_loss']:.3f}")
+            due = time.perf_counter() - last_save >= checkpoint_seconds if ckpt_file else False
+            if due and epoch + 1 < cfg.epochs:
+                save_checkpoint(epoch + 1)
+                last_save = time.perf_counter()
     bar.close()
 
     provenance = environment(dev)
+    wall = round(time.perf_counter() - t0, 3)
     provenance.update(
-        started=started,
+        started=earlier[0]["started"] if earlier else started,
         finished=now(),
-        wall_seconds=round(time.perf_counter() - t0, 3),
+        wall_seconds=round(wall + sum(seg["wall_seconds"] for seg in earlier), 3),
         data_source=data.source,
         train_size=n,
         test_size=int(data.x_test.shape[0]),
     )
+    if earlier:  # resumed: say where and how each stretch of epochs was trained
+        last = histories[0][-1]["epoch"] if histories[0] else start_epoch
+        this = dict(segment, finished=provenance["finished"], last_epoch=last, wall_seconds=wall)
+        provenance["segments"] = [*earlier, this]
     if stacked:
         provenance["stack"] = [run_id(c) for c in cfgs]  # trained together: wall time is shared
     records = []
@@ -251,7 +317,35 @@ def train_seeds(
         records.append(rec)
         if outs is not None:
             write_json_atomic(outs[s], rec)
+    if ckpt_file is not None:
+        ckpt_file.unlink(missing_ok=True)  # the records now hold everything it did
     return records
+
+
+def _restore(
+    saved: dict,
+    net: Net,
+    state: dict[str, Tensor],
+    opt: SGD,
+    rule,
+    order_gens: list[torch.Generator],
+    drop_gens: list[torch.Generator],
+) -> None:
+    """Put a checkpoint's training state back into a freshly built run, in place."""
+    with torch.no_grad():
+        checkpoint.copy_into(net.weights, saved["weights"], "weights")
+        checkpoint.copy_into(opt.velocity, saved["velocity"], "velocity")
+        for k, v in saved["state"].items():
+            if k in state and state[k].shape == v.shape:
+                state[k].copy_(v)
+            else:  # state the rule creates during training (PEPITA's carried W_1 F)
+                state[k] = v.to(net.weights[0].device)
+    checkpoint.restore_generators(rule, saved["rule_generators"])
+    for g, st in zip(
+        [*order_gens, *drop_gens], saved["order_generators"] + saved["dropout_generators"]
+    ):
+        g.set_state(st)
+    rule.restore_extras(net, state, opt, saved["rule_extras"])
 
 
 def _epoch_row(

@@ -105,6 +105,14 @@ class RuleBase:
     ) -> None:
         """Called at the start of every (0-based) epoch; no-op by default."""
 
+    def checkpoint_extras(self, net: Net, state: dict[str, Tensor], opt: SGD) -> dict:
+        """Bookkeeping beyond ``state`` and the rule's generators that a resumed run needs
+        to continue exactly (see checkpoint.py); none by default."""
+        return {}
+
+    def restore_extras(self, net: Net, state: dict[str, Tensor], opt: SGD, extras: dict) -> None:
+        """Inverse of ``checkpoint_extras``, called after weights and state are restored."""
+
     def accuracy(self, net: Net, state: dict[str, Tensor], x: Tensor, y: Tensor) -> float:
         """Test-time accuracy; by default the clean, dropout-free forward pass's argmax.
         Rules that predict otherwise (Forward-Forward: by goodness) override it."""

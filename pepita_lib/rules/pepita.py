@@ -157,6 +157,17 @@ class Pepita(PepitaBase):
             self._carried_tag = self._tag(net, state, opt)
         return loss
 
+    def checkpoint_extras(self, net: Net, state: dict, opt: SGD) -> dict:
+        # the carried W_1 F is in ``state``; what must survive is whether it is current and
+        # how many steps it has run since its last refresh (else a resume recomputes it early)
+        current = self.carry_first_layer and self._carried_is_current(net, state, opt)
+        return {"carried_steps": self._carried_steps if current else None}
+
+    def restore_extras(self, net: Net, state: dict, opt: SGD, extras: dict) -> None:
+        if extras.get("carried_steps") is not None:
+            self._carried_steps = extras["carried_steps"]
+            self._carried_tag = self._tag(net, state, opt)
+
     @staticmethod
     def _tag(net: Net, state: dict, opt: SGD) -> tuple:
         # tensors' in-place version counters: any change to W_1, v_1 or F other than this

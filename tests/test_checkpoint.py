@@ -1,0 +1,84 @@
+"""Resumable runs: a run stopped after any epoch and started again writes the record an
+uninterrupted run writes, bit for bit, for rules with every kind of extra state."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import strip_timing
+
+from pepita_lib import checkpoint
+from pepita_lib.config import TrainConfig, run_id
+from pepita_lib.data import load_dataset
+from pepita_lib.train import train
+
+
+@pytest.fixture(scope="module")
+def tiny(mnist):
+    return load_dataset("mnist", download=True, train_subset=1000, test_subset=300)
+
+
+class Stop(Exception):
+    pass
+
+
+def stop_after(epoch: int):
+    def hook(row: dict) -> None:
+        if row["epoch"] == epoch:
+            raise Stop
+
+    return hook
+
+
+# pepita carries W_1 F across steps, pepita_wm owns a noise generator and changes F,
+# ff draws wrong labels from its own generator, bp has no rule state at all
+@pytest.mark.parametrize("rule", ["pepita", "pepita_wm", "ff", "bp"])
+def test_resumed_run_equals_uninterrupted_run(rule, tiny, tmp_path):
+    cfg = TrainConfig(rule=rule, dataset="mnist", hidden=(64, 32), epochs=4, lr=0.01,
+                      decay_epochs=(2,), train_subset=1000, test_subset=300)  # fmt: skip
+    whole = train(cfg, "cpu", tiny, out=tmp_path / "whole.json", progress=False)
+    out = tmp_path / "cut.json"
+    ckpt = checkpoint.checkpoint_path(out)
+    with pytest.raises(Stop):  # killed during epoch 3: the checkpoint after epoch 2 survives
+        train(cfg, "cpu", tiny, out=out, progress=False, on_epoch=stop_after(3),
+              checkpoint_seconds=0)  # fmt: skip
+    assert ckpt.exists() and not out.exists()
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 2
+    resumed = train(cfg, "cpu", tiny, out=out, progress=False, checkpoint_seconds=0)
+    assert not ckpt.exists()  # the record replaces it
+    assert strip_timing(resumed) == strip_timing(whole)
+    segs = resumed["provenance"]["segments"]
+    assert [(s["first_epoch"], s["last_epoch"]) for s in segs] == [(1, 2), (3, 4)]
+    total = sum(s["wall_seconds"] for s in segs)
+    assert resumed["provenance"]["wall_seconds"] == pytest.approx(total, abs=1e-2)
+    assert resumed["provenance"]["started"] == segs[0]["started"]
+    assert "segments" not in whole["provenance"]
+
+
+def test_checkpoint_of_another_run_is_refused_with_its_path(tiny, tmp_path):
+    a = TrainConfig(rule="pepita", dataset="mnist", hidden=(16,), epochs=2, train_subset=1000,
+                    test_subset=300)  # fmt: skip
+    out = tmp_path / "a.json"
+    with pytest.raises(Stop):
+        train(a, "cpu", tiny, out=out, progress=False, on_epoch=stop_after(2),
+              checkpoint_seconds=0)  # fmt: skip
+    b = a.replace(lr=a.lr * 2)
+    with pytest.raises(ValueError, match=str(checkpoint.checkpoint_path(out))):
+        train(b, "cpu", tiny, out=out, progress=False)
+    assert checkpoint.load(checkpoint.checkpoint_path(out), [run_id(a)])["epoch"] == 1
+
+
+def test_damaged_checkpoint_is_an_error_not_a_silent_restart(tmp_path):
+    path = tmp_path / "x.ckpt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read checkpoint"):
+        checkpoint.load(path, ["x"])
+
+
+def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "r.ckpt"
+    checkpoint.save(path, {"run_ids": ["r"], "epoch": 3})
+    checkpoint.save(path, {"run_ids": ["r"], "epoch": 4})
+    assert [p.name for p in tmp_path.iterdir()] == ["r.ckpt"]
+    assert checkpoint.load(path, ["r"])["epoch"] == 4
+    assert checkpoint.load(tmp_path / "none.ckpt", ["r"]) is None
