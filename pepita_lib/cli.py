@@ -210,7 +210,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"and setup, else any rule on the setup), one run at a time; total "
         f"{_hours(total, total_unknown, 1)}"
     )
+    _print_in_progress(args.results)
     return 0
+
+
+def _print_in_progress(results: Path) -> None:
+    """Missing runs that `pepita run` will resume from a checkpoint instead of epoch 0."""
+    from .checkpoint import in_progress
+
+    for path, epoch, saved in in_progress(results):
+        done = f"resumes after epoch {epoch} (saved {saved})" if epoch >= 0 else "unreadable"
+        print(f"in progress: {path} {done}")
 
 
 def _status_by_dataset(
@@ -234,6 +244,7 @@ def _status_by_dataset(
                 f" {row['diverged']:>8} {row['missing']:>8}"
                 f" {_hours(row['seconds'], row['unknown'], row['missing']):>10}"
             )
+    _print_in_progress(results)
     return 0
 
 

@@ -3,11 +3,15 @@ uninterrupted run writes, bit for bit, for rules with every kind of extra state.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import pytest
 import torch
 from conftest import strip_timing
 
 from pepita_lib import checkpoint
+from pepita_lib.cli import main
 from pepita_lib.config import TrainConfig, run_id
 from pepita_lib.data import load_dataset
 from pepita_lib.train import train
@@ -82,3 +86,18 @@ def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.ckpt"]
     assert checkpoint.load(path, ["r"])["epoch"] == 4
     assert checkpoint.load(tmp_path / "none.ckpt", ["r"]) is None
+
+
+def test_status_names_the_runs_that_will_resume(tmp_path):
+    folder = tmp_path / "baselines"
+    seg = {"finished": "2026-12-07T12:00"}
+    checkpoint.save(folder / "abc.ckpt", {"run_ids": ["abc"], "epoch": 7, "segments": [seg]})
+    (folder / "bad.ckpt").write_bytes(b"junk")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["status", "baselines", "--profile", "smoke", "--results", str(tmp_path)]) == 0
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("in progress")]
+    assert lines == [
+        f"in progress: {folder / 'abc.ckpt'} resumes after epoch 7 (saved 2026-12-07T12:00)",
+        f"in progress: {folder / 'bad.ckpt'} unreadable",
+    ]
