@@ -28,7 +28,7 @@ from .data import Dataset, batches, load_dataset, one_hot
 from .nets import Net, dropout_masks, make_net, stack_nets
 from .optim import SGD, lr_at
 from .provenance import environment, now, resolve_device
-from .rules import RULES, make_rule
+from .rules import RULES, Rule, make_rule
 from .store import write_json_atomic
 
 Tensor = torch.Tensor
@@ -288,7 +288,7 @@ def train_seeds(
             if not stacked and histories[0][-1]["test_accuracy"] is not None:
                 row = histories[0][-1]
                 bar.set_postfix(acc=f"{row['test_accuracy']:.4f}", loss=f"{row['train_loss']:.3f}")
-            due = time.perf_counter() - last_save >= checkpoint_seconds if ckpt_file else False
+            due = ckpt_file is not None and time.perf_counter() - last_save >= checkpoint_seconds
             if due and epoch + 1 < cfg.epochs:
                 save_checkpoint(epoch + 1)
                 last_save = time.perf_counter()
@@ -305,7 +305,7 @@ def train_seeds(
         test_size=int(data.x_test.shape[0]),
     )
     if earlier:  # resumed: say where and how each stretch of epochs was trained
-        last = histories[0][-1]["epoch"] if histories[0] else start_epoch
+        last = max((h[-1]["epoch"] for h in histories if h), default=start_epoch)
         this = dict(segment, finished=provenance["finished"], last_epoch=last, wall_seconds=wall)
         provenance["segments"] = [*earlier, this]
     if stacked:
@@ -327,7 +327,7 @@ def _restore(
     net: Net,
     state: dict[str, Tensor],
     opt: SGD,
-    rule,
+    rule: Rule,
     order_gens: list[torch.Generator],
     drop_gens: list[torch.Generator],
 ) -> None:

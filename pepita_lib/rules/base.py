@@ -54,6 +54,12 @@ class Rule(Protocol):
         self, net: Net, state: dict[str, Tensor], epoch: int, steps_per_epoch: int
     ) -> None: ...
 
+    def checkpoint_extras(self, net: Net, state: dict[str, Tensor], opt: SGD) -> dict: ...
+
+    def restore_extras(
+        self, net: Net, state: dict[str, Tensor], opt: SGD, extras: dict
+    ) -> None: ...
+
 
 def cross_entropy(a_out: Tensor, t: Tensor) -> Tensor:
     """Mean cross-entropy of softmax(a_out) against one-hot targets t."""
