@@ -14,7 +14,7 @@ from pepita_lib import checkpoint
 from pepita_lib.cli import main
 from pepita_lib.config import TrainConfig, run_id
 from pepita_lib.data import load_dataset
-from pepita_lib.train import train
+from pepita_lib.train import train, train_seeds
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,22 @@ def test_resumed_run_equals_uninterrupted_run(rule, tiny, tmp_path):
     assert resumed["provenance"]["wall_seconds"] == pytest.approx(total, abs=1e-2)
     assert resumed["provenance"]["started"] == segs[0]["started"]
     assert "segments" not in whole["provenance"]
+
+
+def test_stacked_seeds_resume_as_one_checkpoint(tiny, tmp_path):
+    # seeds trained as one stacked net (the GPU default) save one checkpoint for the stack
+    cfgs = [TrainConfig(rule="pepita", dataset="mnist", hidden=(32,), epochs=3, seed=s,
+                        train_subset=1000, test_subset=300) for s in (0, 1)]  # fmt: skip
+    whole = train_seeds(cfgs, "cpu", tiny, outs=[tmp_path / "w0.json", tmp_path / "w1.json"],
+                        progress=False)  # fmt: skip
+    outs = [tmp_path / "c0.json", tmp_path / "c1.json"]
+    with pytest.raises(Stop):
+        train_seeds(cfgs, "cpu", tiny, outs=outs, progress=False, on_epoch=stop_after(2),
+                    checkpoint_seconds=0)  # fmt: skip
+    assert [p.name for p in tmp_path.glob("*.ckpt")] == ["c0.ckpt"]
+    resumed = train_seeds(cfgs, "cpu", tiny, outs=outs, progress=False, checkpoint_seconds=0)
+    assert [strip_timing(r) for r in resumed] == [strip_timing(r) for r in whole]
+    assert not list(tmp_path.glob("*.ckpt"))
 
 
 def test_checkpoint_of_another_run_is_refused_with_its_path(tiny, tmp_path):
