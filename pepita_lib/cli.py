@@ -180,13 +180,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .runner import count_states, epoch_seconds, plan, remaining_of
+    from .runner import count_states, epoch_seconds, epochs_saved, plan, remaining_of
     from .store import iter_records
 
     names = [args.experiment] if args.experiment else list(EXPERIMENTS)
     profiles = [args.profile] if args.profile else list(PROFILES)
     filters = _filters(args.filter)
     per_epoch = epoch_seconds(iter_records(args.results))
+    saved = epochs_saved(args.results)
     if args.by_dataset:
         return _status_by_dataset(names, profiles, args.results, per_epoch, filters)
     w = max(len("experiment"), *(len(n) for n in names))
@@ -199,7 +200,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         for prof in profiles:
             planned = plan(name, prof, args.results, filters)  # one store lookup per config
             c = count_states(planned)
-            secs, unknown = remaining_of(planned, per_epoch)
+            secs, unknown = remaining_of(planned, per_epoch, saved)
             total, total_unknown = total + secs, total_unknown + unknown
             print(
                 f"{name:<{w}} {prof:<7} {c['finished']:>8} {c['diverged']:>8} {c['missing']:>8}"
@@ -207,7 +208,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
     print(
         f"est. hours: wall time of the missing runs at the pace of the stored ones (same rule "
-        f"and setup, else any rule on the setup), one run at a time; total "
+        f"and setup, else any rule on the setup), less the epochs a checkpoint holds, one run "
+        f"at a time; total "
         f"{_hours(total, total_unknown, 1)}"
     )
     _print_in_progress(args.results)

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from .checkpoint import in_progress
 from .config import TrainConfig, run_id
 from .data import DataNotFoundError, Dataset
 from .experiments import EXPERIMENTS, filter_configs, get_experiment
@@ -150,13 +151,22 @@ def remaining(
     cannot), at the pace of the runs stored in ``results_dir``."""
     if per_epoch is None:
         per_epoch = epoch_seconds(iter_records(results_dir))
-    return remaining_of(plan(experiment, profile, results_dir, filters), per_epoch)
+    planned = plan(experiment, profile, results_dir, filters)
+    return remaining_of(planned, per_epoch, epochs_saved(results_dir))
+
+
+def epochs_saved(results_dir: str | Path) -> dict[str, int]:
+    """Run id -> epochs already done, for the runs that will resume from a checkpoint."""
+    return {path.stem: epoch for path, epoch, _ in in_progress(results_dir) if epoch > 0}
 
 
 def remaining_of(
-    planned: list[tuple[TrainConfig, dict | None]], per_epoch: dict[tuple, float]
+    planned: list[tuple[TrainConfig, dict | None]],
+    per_epoch: dict[tuple, float],
+    saved: dict[str, int] | None = None,
 ) -> tuple[float, int]:
-    """:func:`remaining` for an already computed :func:`plan`."""
+    """:func:`remaining` for an already computed :func:`plan`; ``saved`` (from
+    :func:`epochs_saved`) leaves out the epochs a checkpoint already holds."""
     seconds, unknown = 0.0, 0
     for cfg, rec in planned:
         if rec is None:
@@ -164,7 +174,8 @@ def remaining_of(
             if est is None:
                 unknown += 1
             else:
-                seconds += est
+                done = (saved or {}).get(run_id(cfg), 0)
+                seconds += est * (cfg.epochs - done) / cfg.epochs
     return seconds, unknown
 
 
@@ -180,13 +191,14 @@ def coverage(
     runs with no comparable stored run to time them by). Experiments default to all."""
     if per_epoch is None:
         per_epoch = epoch_seconds(iter_records(results_dir))
+    saved = epochs_saved(results_dir)
     rows = []
     for name in EXPERIMENTS if experiments is None else experiments:
         by_dataset: dict[str, list[tuple[TrainConfig, dict | None]]] = {}
         for cfg, rec in plan(name, profile, results_dir, filters):
             by_dataset.setdefault(cfg.dataset, []).append((cfg, rec))
         for dataset, planned in by_dataset.items():
-            seconds, unknown = remaining_of(planned, per_epoch)
+            seconds, unknown = remaining_of(planned, per_epoch, saved)
             rows.append({"experiment": name, "dataset": dataset, **count_states(planned),
                          "seconds": seconds, "unknown": unknown})  # fmt: skip
     return rows

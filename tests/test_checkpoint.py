@@ -14,6 +14,9 @@ from pepita_lib import checkpoint
 from pepita_lib.cli import main
 from pepita_lib.config import TrainConfig, run_id
 from pepita_lib.data import load_dataset
+from pepita_lib.experiments import get_experiment
+from pepita_lib.runner import epoch_seconds, epochs_saved, remaining
+from pepita_lib.store import record_path
 from pepita_lib.train import train, train_seeds
 
 
@@ -117,3 +120,18 @@ def test_status_names_the_runs_that_will_resume(tmp_path):
         f"in progress: {folder / 'abc.ckpt'} resumes after epoch 7 (saved 2026-12-07T12:00)",
         f"in progress: {folder / 'bad.ckpt'} unreadable",
     ]
+
+
+def test_estimates_leave_out_the_epochs_a_checkpoint_holds(tmp_path):
+    cfgs = get_experiment("f_init").configs("paper")
+    one = cfgs[0]
+    pace = epoch_seconds([{"status": "finished", "config": one.replace(seed=99).to_dict(),
+                           "final": {"epochs_completed": one.epochs},
+                           "provenance": {"wall_seconds": 10.0 * one.epochs}}])  # fmt: skip
+    full, _ = remaining("f_init", "paper", tmp_path, per_epoch=pace)
+    done = one.epochs // 4
+    path = checkpoint.checkpoint_path(record_path(tmp_path, "f_init", one))
+    checkpoint.save(path, {"run_ids": [run_id(one)], "epoch": done, "segments": [{}]})
+    assert epochs_saved(tmp_path) == {run_id(one): done}
+    less, _ = remaining("f_init", "paper", tmp_path, per_epoch=pace)
+    assert full - less == pytest.approx(10.0 * done)
