@@ -94,15 +94,17 @@ def load(path: str | Path, run_ids: list[str]) -> dict[str, Any] | None:
     return payload
 
 
-def in_progress(results_dir: str | Path) -> list[tuple[Path, int, str]]:
-    """Checkpoints under ``results_dir``: (path, epochs done, time of the save), so
-    ``pepita status`` can say which missing runs will resume rather than start over."""
+def in_progress(results_dir: str | Path) -> list[tuple[Path, int, str, list[str]]]:
+    """Checkpoints under ``results_dir``: (path, epochs done, time of the save, run ids; a
+    stack of seeds shares one file), so ``pepita status`` can say which missing runs will
+    resume rather than start over. An unreadable file has epoch -1."""
     found = []
     for path in sorted(Path(results_dir).glob(f"*/*{SUFFIX}")):
         try:  # mmap: the epoch count without reading the weights
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             segs = payload.get("segments") or [{}]
-            found.append((path, int(payload["epoch"]), str(segs[-1].get("finished", "?"))))
+            saved = str(segs[-1].get("finished", "?"))
+            found.append((path, int(payload["epoch"]), saved, list(payload["run_ids"])))
         except Exception:  # reported, not fatal: status must work with a damaged file
-            found.append((path, -1, "unreadable"))
+            found.append((path, -1, "unreadable", []))
     return found

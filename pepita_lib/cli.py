@@ -187,9 +187,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     profiles = [args.profile] if args.profile else list(PROFILES)
     filters = _filters(args.filter)
     per_epoch = epoch_seconds(iter_records(args.results))
-    saved = epochs_saved(args.results)
     if args.by_dataset:
         return _status_by_dataset(names, profiles, args.results, per_epoch, filters)
+    saved = epochs_saved(args.results)
     w = max(len("experiment"), *(len(n) for n in names))
     print(
         f"{'experiment':<{w}} {'profile':<7} {'finished':>8} {'diverged':>8} {'missing':>8}"
@@ -220,7 +220,7 @@ def _print_in_progress(results: Path) -> None:
     """Missing runs that `pepita run` will resume from a checkpoint instead of epoch 0."""
     from .checkpoint import in_progress
 
-    for path, epoch, saved in in_progress(results):
+    for path, epoch, saved, _ in in_progress(results):
         done = f"resumes after epoch {epoch} (saved {saved})" if epoch >= 0 else "unreadable"
         print(f"in progress: {path} {done}")
 

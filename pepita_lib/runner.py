@@ -157,7 +157,7 @@ def remaining(
 
 def epochs_saved(results_dir: str | Path) -> dict[str, int]:
     """Run id -> epochs already done, for the runs that will resume from a checkpoint."""
-    return {path.stem: epoch for path, epoch, _ in in_progress(results_dir) if epoch > 0}
+    return {rid: epoch for _, epoch, _, ids in in_progress(results_dir) for rid in ids}
 
 
 def remaining_of(

@@ -68,14 +68,15 @@ def test_stacked_seeds_resume_as_one_checkpoint(tiny, tmp_path):
                         train_subset=1000, test_subset=300) for s in (0, 1)]  # fmt: skip
     whole = train_seeds(cfgs, "cpu", tiny, outs=[tmp_path / "w0.json", tmp_path / "w1.json"],
                         progress=False)  # fmt: skip
-    outs = [tmp_path / "c0.json", tmp_path / "c1.json"]
+    outs = [tmp_path / "exp" / "c0.json", tmp_path / "exp" / "c1.json"]
     with pytest.raises(Stop):
         train_seeds(cfgs, "cpu", tiny, outs=outs, progress=False, on_epoch=stop_after(2),
                     checkpoint_seconds=0)  # fmt: skip
-    assert [p.name for p in tmp_path.glob("*.ckpt")] == ["c0.ckpt"]
+    assert [p.name for p in tmp_path.glob("*/*.ckpt")] == ["c0.ckpt"]
+    assert epochs_saved(tmp_path) == {run_id(c): 1 for c in cfgs}  # both seeds resume
     resumed = train_seeds(cfgs, "cpu", tiny, outs=outs, progress=False, checkpoint_seconds=0)
     assert [strip_timing(r) for r in resumed] == [strip_timing(r) for r in whole]
-    assert not list(tmp_path.glob("*.ckpt"))
+    assert not list(tmp_path.glob("*/*.ckpt"))
 
 
 def test_checkpoint_of_another_run_is_refused_with_its_path(tiny, tmp_path):
