@@ -294,7 +294,7 @@ def train_seeds(
                 last_save = time.perf_counter()
     bar.close()
 
-    provenance = environment(dev)
+    provenance = dict(env)  # read once, at the start: the commit a run started from
     wall = round(time.perf_counter() - t0, 3)
     provenance.update(
         started=earlier[0]["started"] if earlier else started,
