@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import TrainConfig, run_id
+from .config import WM_DRIVES, WM_SCHEDULES, TrainConfig, run_id
 from .cost import COST_RULES
 from .data import DATASETS, DataNotFoundError, check_name
 from .experiments import EXPERIMENTS, PROFILES
@@ -53,9 +53,30 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wm-layer-lr", type=float, nargs="*", default=list(d.wm_layer_lr))
     p.add_argument("--wm-decay", type=float, default=d.wm_decay)
     p.add_argument("--wm-noise", type=float, default=d.wm_noise)
-    p.add_argument("--wm-schedule", default=d.wm_schedule, choices=["batch", "epoch", "none"])
-    p.add_argument("--wm-every", type=int, default=d.wm_every)
-    p.add_argument("--wm-pre-epochs", type=int, default=d.wm_pre_epochs)
+    p.add_argument(
+        "--wm-schedule",
+        default=d.wm_schedule,
+        choices=list(WM_SCHEDULES),
+        help="batch: mirror after every batch; period: after every batch of every "
+        "wm-every-th epoch (the authors' trainer); epoch: a full mirroring pass at the start "
+        "of every wm-every-th epoch; none",
+    )
+    p.add_argument("--wm-every", type=int, default=d.wm_every, help="mirror period in epochs")
+    p.add_argument(
+        "--wm-pre-epochs", type=int, default=d.wm_pre_epochs, help="mirroring-only epochs first"
+    )
+    p.add_argument(
+        "--wm-drive",
+        default=d.wm_drive,
+        choices=list(WM_DRIVES),
+        help="linear: sigma(W xi), linear output; block: the forward block (dropout, "
+        "normalisation) with a softmax output, as the authors' trainer",
+    )
+    p.add_argument(
+        "--wm-hold-gain",
+        action="store_true",
+        help="after each mirror round hold ||W_1 F||_2 at its initial value (our remedy)",
+    )
     p.add_argument("--f-scale", type=float, default=d.f_scale)
     p.add_argument("--last-error", default=d.last_error, choices=["clean", "modulated"])
     p.add_argument("--feedback-init", default=d.feedback_init, choices=["uniform", "normal"])
@@ -94,6 +115,8 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         wm_schedule=args.wm_schedule,
         wm_every=args.wm_every,
         wm_pre_epochs=args.wm_pre_epochs,
+        wm_drive=args.wm_drive,
+        wm_hold_gain=args.wm_hold_gain,
         f_scale=args.f_scale,
         last_error=args.last_error,
         feedback_init=args.feedback_init,

@@ -20,6 +20,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+WM_SCHEDULES = ("batch", "period", "epoch", "none")
+WM_DRIVES = ("linear", "block")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -48,9 +51,15 @@ class TrainConfig:
     wm_layer_lr: tuple[float, ...] = ()  # per-layer mirror rates overriding wm_lr
     wm_decay: float = 1e-4  # lambda_wm
     wm_noise: float = 0.1  # amplitude of the mirroring noise
-    wm_schedule: str = "batch"  # batch | epoch (a full mirroring pass) | none
-    wm_every: int = 1  # with wm_schedule="epoch": mirror every k-th epoch
+    # batch | period (every batch of every wm_every-th epoch, the authors' trainer)
+    # | epoch (a full mirroring pass at the start of every wm_every-th epoch) | none
+    wm_schedule: str = "batch"
+    wm_every: int = 1  # with wm_schedule "epoch" or "period": mirror every k-th epoch
     wm_pre_epochs: int = 0  # mirroring-only epochs before training
+    # what the noise drives: linear (sigma(W xi), linear output) | block (as the forward
+    # pass: sigma, normalisation, dropout; softmax output, as the authors' trainer)
+    wm_drive: str = "linear"
+    wm_hold_gain: bool = False  # hold ||W_1 F||_2 at its initial value (our remedy)
     # optimiser and schedule
     epochs: int = 100
     batch_size: int = 64
@@ -83,8 +92,16 @@ class TrainConfig:
             problems.append(f"last_error must be 'clean' or 'modulated', got {self.last_error!r}")
         if self.act_norm not in ("none", "batch", "sample"):
             problems.append(f"act_norm must be none, batch or sample, got {self.act_norm!r}")
-        if self.wm_schedule not in ("batch", "epoch", "none"):
-            problems.append(f"wm_schedule must be batch, epoch or none, got {self.wm_schedule!r}")
+        if self.wm_schedule not in WM_SCHEDULES:
+            problems.append(
+                f"wm_schedule must be one of {', '.join(WM_SCHEDULES)}, got {self.wm_schedule!r}"
+            )
+        if self.wm_every < 1:
+            problems.append(f"wm_every must be >= 1, got {self.wm_every}")
+        if self.wm_drive not in WM_DRIVES:
+            problems.append(
+                f"wm_drive must be one of {', '.join(WM_DRIVES)}, got {self.wm_drive!r}"
+            )
         if self.wm_layer_lr and len(self.wm_layer_lr) != len(self.hidden) + 1:
             problems.append(
                 f"wm_layer_lr needs one rate per weight layer ({len(self.hidden) + 1}), "

@@ -63,13 +63,18 @@ def product(factors: list[Tensor]) -> Tensor:
     return p
 
 
+def scale_product(factors: list[Tensor], c: float) -> None:
+    """Scale B_1 ... B_L by c exactly: each factor, in place, by c^(1/L) (c > 0)."""
+    for b in factors:
+        b.mul_(c ** (1.0 / len(factors)))
+
+
 def renormalise(factors: list[Tensor], target_std: float) -> Tensor:
     """Rescale the factors in place so that std(B_1 ... B_L) equals ``target_std`` exactly:
     each factor by c^(1/L), c = target / std(product) (the product then scales by c; a
     per-factor square root would only be right for L = 2). Returns the new product."""
     F = product(factors)
     c = target_std / float(F.std())
-    for b in factors:
-        b.mul_(c ** (1.0 / len(factors)))
+    scale_product(factors, c)
     # the product of the rescaled factors is c F: no second product needed
     return F * c if len(factors) > 1 else factors[0].clone()  # never alias a factor

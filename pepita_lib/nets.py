@@ -100,16 +100,26 @@ def normalise(h: Tensor, norm: str) -> Tensor:
     return h
 
 
+def dropout_mask(
+    batch: int, width: int, p: float, gen: torch.Generator, dtype: torch.dtype
+) -> Tensor:
+    """An inverted-dropout mask (batch, width): entries 0 with probability p, else 1/(1-p)."""
+    keep = 1.0 - p
+    # Drawn on the generator's device, so CUDA runs never copy masks from the host.
+    return (torch.rand(batch, width, generator=gen, device=gen.device) < keep).to(dtype) / keep
+
+
 def dropout_masks(net: Net, batch: int, gen: torch.Generator | None) -> list[Tensor | None]:
     """One inverted-dropout mask per hidden layer (None when dropout is off)."""
     if net.dropout == 0 or gen is None:
         return [None] * (net.depth - 1)
-    keep = 1.0 - net.dropout
-    # Drawn on the generator's device, so CUDA runs never copy masks from the host.
-    return [
-        (torch.rand(batch, w.shape[-2], generator=gen, device=gen.device) < keep).to(w.dtype) / keep
-        for w in net.weights[:-1]
-    ]
+    return [dropout_mask(batch, w.shape[-2], net.dropout, gen, w.dtype) for w in net.weights[:-1]]
+
+
+def hidden_activity(net: Net, a: Tensor, mask: Tensor | None) -> Tensor:
+    """h_l = m_l * normalise(sigma(a_l)): a hidden layer's activity from its pre-activation."""
+    h = normalise(net.act.f(a), net.norm)
+    return h if mask is None else h * mask
 
 
 def forward(
@@ -132,9 +142,7 @@ def forward(
         if l == net.depth - 1:
             h = torch.softmax(a, dim=-1)
         else:
-            h = normalise(net.act.f(a), net.norm)
-            if masks[l] is not None:
-                h = h * masks[l]
+            h = hidden_activity(net, a, masks[l])
         hs.append(h)
     return hs, As
 

@@ -37,12 +37,21 @@ def stop_after(epoch: int):
     return hook
 
 
+# the authors' mirroring: epochs 1 and 3 (0-based) mirror, the drive draws dropout masks
+# from the noise stream, and the held gain's reference lives in the rule's state
+AUTHORS_WM = dict(wm_schedule="period", wm_every=2, wm_pre_epochs=1, wm_drive="block",
+                  wm_hold_gain=True, act_norm="sample")  # fmt: skip
+
+
 # pepita carries W_1 F across steps, pepita_wm owns a noise generator and changes F,
 # ff draws wrong labels from its own generator, bp has no rule state at all
-@pytest.mark.parametrize("rule", ["pepita", "pepita_wm", "ff", "bp"])
-def test_resumed_run_equals_uninterrupted_run(rule, tiny, tmp_path):
+@pytest.mark.parametrize(
+    "rule, extra",
+    [("pepita", {}), ("pepita_wm", {}), ("pepita_wm", AUTHORS_WM), ("ff", {}), ("bp", {})],
+)
+def test_resumed_run_equals_uninterrupted_run(rule, extra, tiny, tmp_path):
     cfg = TrainConfig(rule=rule, dataset="mnist", hidden=(64, 32), epochs=4, lr=0.01,
-                      decay_epochs=(2,), train_subset=1000, test_subset=300)  # fmt: skip
+                      decay_epochs=(2,), train_subset=1000, test_subset=300, **extra)  # fmt: skip
     whole = train(cfg, "cpu", tiny, out=tmp_path / "whole.json", progress=False)
     out = tmp_path / "cut.json"
     ckpt = checkpoint.checkpoint_path(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -17,7 +18,7 @@ from pepita_lib.rules import make_rule
 from pepita_lib.rules.base import angle_deg
 from pepita_lib.rules.bp import bp_updates
 from pepita_lib.rules.pepita import feedback_gain, pepita_updates
-from pepita_lib.rules.pepita_wm import mirror_step
+from pepita_lib.rules.pepita_wm import layer_drive, mirror_step
 
 
 @pytest.mark.parametrize("activation", ["linear", "relu"])
@@ -27,7 +28,7 @@ def test_mirroring_aligns_a_factor_with_its_layer(activation):
     B = torch.randn(60, 40, generator=g, dtype=torch.float64) * 0.05
     start = angle_deg(W.T, B)
     for _ in range(2000):
-        mirror_step(W, B, get_activation(activation), 0.1, 0.5, 1e-4, 64, g, False)
+        mirror_step(W, B, get_activation(activation).f, 0.1, 0.5, 1e-4, 64, g)
     assert start > 80 and angle_deg(W.T, B) < 10
 
 
@@ -173,3 +174,133 @@ def test_a_mirrored_F_has_a_larger_feedback_gain_than_a_random_F_of_the_same_siz
         F_prod, F_small = (W2 @ W1).T, F_rand[:, :10]
         F_prod = F_prod * F_small.norm() / F_prod.norm()
         assert feedback_gain(W1, F_prod) > 1.2 * feedback_gain(W1, F_small)
+
+
+def test_softmax_drive_mirrors_the_centred_transpose():
+    """softmax(a) ~ 1/d + J a with J = (I - 1 1^T / d) / d at a = 0, so for small noise
+    E[xi softmax(W xi)^T] ~ noise^2 W^T J (chapter "Weight mirroring"): the block drive of
+    the output layer still turns B_L towards W_L^T, about d times more slowly."""
+    g = torch.Generator().manual_seed(0)
+    d_in, d = 64, 10
+    W = torch.randn(d, d_in, generator=g, dtype=torch.float64) * math.sqrt(2 / d_in)
+    net = make_net([d_in, d], "relu")
+    net.weights = [W]
+    softmax_drive = layer_drive(net, 0, "block", g)
+    noise, n = 0.01, 100_000
+    xi = torch.randn(n, d_in, generator=g, dtype=torch.float64) * noise
+    xi = torch.cat([xi, -xi])  # antithetic pairs cancel the 1/d term's sampling noise
+    moment = xi.T @ softmax_drive(xi @ W.T) / (2 * n)
+    J = (torch.eye(d, dtype=torch.float64) - 1 / d) / d
+    expected = noise**2 * W.T @ J
+    assert float((moment - expected).norm() / expected.norm()) < 0.05
+    # mirroring through the softmax (decay 0) turns a random B towards W^T
+    B = torch.randn(d_in, d, generator=g, dtype=torch.float64) * 0.01
+    cos = lambda: float((W.T * B).sum() / (W.norm() * B.norm()))  # noqa: E731
+    start = cos()
+    for _ in range(400):
+        mirror_step(W, B, softmax_drive, 0.1, 1.0, 0.0, 64, g)
+    assert abs(start) < 0.2 and cos() > 0.5
+
+
+def test_block_drive_is_the_forward_block_with_a_fresh_dropout_mask():
+    """Hidden layers are driven through sigma, normalisation and inverted dropout exactly
+    as nets.forward applies them; the output through the softmax."""
+    net = double_net([12, 20, 4], "relu", dropout=0.5)
+    net.norm = "sample"
+    g = torch.Generator().manual_seed(5)
+    a = torch.randn(8, 20, generator=g, dtype=torch.float64)
+    y = layer_drive(net, 0, "block", torch.Generator().manual_seed(9))(a)
+    clean = torch.relu(a) / torch.relu(a).norm(dim=1, keepdim=True)
+    kept = y != 0
+    assert 0 < kept.float().mean() < 1  # dropout is on
+    torch.testing.assert_close(y[kept], 2 * clean[kept])  # inverted scaling 1 / (1 - p)
+    out = torch.randn(8, 4, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(layer_drive(net, 1, "block", g)(out), torch.softmax(out, dim=1))
+    assert layer_drive(net, 1, "linear", g)(out) is out
+
+
+def test_wm_drive_must_be_known():
+    with pytest.raises(ValueError, match="wm_drive must be one of linear, block, got 'soft'"):
+        TrainConfig(rule="pepita_wm", wm_drive="soft")
+    with pytest.raises(ValueError, match="wm_every must be >= 1"):
+        TrainConfig(rule="pepita_wm", wm_schedule="period", wm_every=0)
+
+
+TINY = dict(
+    rule="pepita_wm", dataset="mnist", hidden=(32,), epochs=3, train_subset=500,
+    test_subset=200, decay_epochs=(), batch_size=100, wm_lr=1.0,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_mnist(mnist):
+    from pepita_lib.data import load_dataset
+
+    return load_dataset("mnist", download=True, train_subset=500, test_subset=200)
+
+
+def mirror_steps_per_epoch(cfg, data, monkeypatch) -> tuple[int, list[int]]:
+    """Mirror steps before training and in each epoch of a run of ``cfg`` (counted calls)."""
+    import pepita_lib.rules.pepita_wm as wm
+    from pepita_lib.train import train
+
+    calls, marks = [0], []
+    real = wm.mirror_step
+    monkeypatch.setattr(wm, "mirror_step", lambda *a: (calls.__setitem__(0, calls[0] + 1),
+                                                       real(*a)))  # fmt: skip
+    begin = wm.PepitaWM.begin_epoch
+    monkeypatch.setattr(wm.PepitaWM, "begin_epoch",
+                        lambda self, *a: (marks.append(calls[0]), begin(self, *a)))  # fmt: skip
+    train(cfg, "cpu", data, progress=False)
+    ends = [*marks[1:], calls[0]]
+    return marks[0], [b - a for a, b in zip(marks, ends)]
+
+
+def test_period_schedule_mirrors_every_batch_of_every_kth_epoch(tiny_mnist, monkeypatch):
+    # 500 images in batches of 100: 5 steps per epoch, 2 layers, so 10 mirror steps a round
+    cfg = TrainConfig(**TINY, wm_schedule="period", wm_every=2, wm_pre_epochs=1)
+    pre, per_epoch = mirror_steps_per_epoch(cfg, tiny_mnist, monkeypatch)
+    assert pre == 10 and per_epoch == [0, 10, 0]
+    batch = mirror_steps_per_epoch(cfg.replace(wm_schedule="batch"), tiny_mnist, monkeypatch)
+    assert batch == (10, [10, 10, 10])
+
+
+def test_period_one_is_the_batch_schedule_bit_for_bit(tiny_mnist):
+    from conftest import strip_timing
+
+    from pepita_lib.train import train
+
+    batch = TrainConfig(**TINY, wm_pre_epochs=1)
+    period = batch.replace(wm_schedule="period", wm_every=1)
+    a = strip_timing(train(batch, "cpu", tiny_mnist, progress=False))
+    b = strip_timing(train(period, "cpu", tiny_mnist, progress=False))
+    for rec in (a, b):  # everything but the config and its id must agree
+        rec.pop("config"), rec.pop("run_id")
+    assert a == b and a["history"][-1]["angle_F"] < a["initial"]["angle_F"]
+
+
+@pytest.mark.parametrize("drive", ["linear", "block"])
+def test_hold_gain_keeps_the_first_layer_gain_at_its_initial_value(drive):
+    """After any number of mirror rounds, with the weights changing between them, the held
+    F has ||W_1 F||_2 equal to the gain at initialisation, and F is still B_1 ... B_L."""
+    sizes = [30, 20, 20, 6]
+    net = double_net(sizes, "relu", dropout=0.1)
+    common = dict(rule="pepita_wm", hidden=(20, 20), wm_lr=0.5, batch_size=32, wm_drive=drive)
+    gains = {}
+    for hold in (False, True):
+        rule = make_rule(TrainConfig(**common, wm_hold_gain=hold))
+        state = rule.init_state(net, torch.Generator().manual_seed(1))
+        state = {k: v.double() for k, v in state.items()}
+        gain0 = feedback_gain(net.weights[0], state["F"])
+        W = [w.clone() for w in net.weights]
+        g = torch.Generator().manual_seed(2)
+        for rounds in (1, 7, 50):
+            for w in W:  # the weights move between mirror rounds, as training moves them
+                w.add_(torch.randn(w.shape, generator=g, dtype=w.dtype) * 0.05)
+            rule.mirror(dataclasses.replace(net, weights=W), state, rounds)
+            if hold:
+                assert float(state["gain_ref"]) == pytest.approx(gain0, rel=1e-12)
+                assert feedback_gain(W[0], state["F"]) == pytest.approx(gain0, rel=1e-9)
+                torch.testing.assert_close(product(rule.factors(net, state)), state["F"])
+        gains[hold] = feedback_gain(W[0], state["F"])
+    assert abs(gains[False] / gains[True] - 1) > 0.1  # without the hold, the gain moves
