@@ -167,8 +167,8 @@ SINGLE_VALUES: tuple[tuple[str, str, str, str, float, bool, str, int], ...] = (
 
 def _single_values() -> list[Reference]:
     return [
-        Reference(id, source, ds, setting, value, None, approx, rule, depth)
-        for id, source, ds, setting, value, approx, rule, depth in SINGLE_VALUES
+        Reference(ref_id, source, ds, setting, value, None, approx, rule, depth)
+        for ref_id, source, ds, setting, value, approx, rule, depth in SINGLE_VALUES
     ]
 
 
