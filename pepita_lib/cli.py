@@ -339,6 +339,23 @@ def cmd_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scorecard(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .scorecard import display_frame, json_rows, scorecard, verdict_counts
+
+    if not args.results.is_dir():
+        raise ValueError(f"results directory {args.results} does not exist")
+    card = scorecard(args.results)
+    if args.json:
+        print(json.dumps(json_rows(card), indent=1, ensure_ascii=False))
+        return 0
+    with pd.option_context("display.max_colwidth", 60, "display.width", 250):
+        print(display_frame(card).to_string(index=False))
+    print(", ".join(f"{n} {v}" for v, n in verdict_counts(card).items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pepita", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -389,6 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results", default="results", type=Path)
     s.add_argument("--by-dataset", action="store_true", help="one line per experiment and dataset")
     s.set_defaults(func=cmd_status)
+
+    sc = sub.add_parser(
+        "scorecard", help="every published number beside our stored runs, with a verdict"
+    )
+    sc.add_argument("--json", action="store_true", help="a JSON list, one object per reference")
+    sc.add_argument("--results", default="results", type=Path)
+    sc.set_defaults(func=cmd_scorecard)
 
     sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)
     sub.add_parser("rules", help="list learning rules").set_defaults(func=cmd_rules)

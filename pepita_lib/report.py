@@ -281,6 +281,20 @@ CHAPTER_NEEDS: dict[str, dict[str, tuple[str, dict]]] = {
         "deeper": ("hebbian_depth", {"dataset": MAIN_DATASETS, "rule": PEPITA_FAMILY}),
         "wm": ("weight_mirroring", {}),
         "afa": ("afa_vs_pepita", {}),
+        # the scorecard's cells outside the needs above (pepita_lib.scorecard.OURS)
+        # (CIFAR-100 rows are not comparable: no copy of the data here)
+        "scorecard_gd": ("going_deeper", {"hidden": "1024", "dataset": ["mnist", "cifar10"]}),
+        "scorecard_gd3": (
+            "going_deeper",
+            {
+                "dataset": "mnist",
+                "hidden": "1024,1024,1024",
+                "rule": "pepita",
+                "act_norm": "none",
+                "weight_decay": "0.0",
+            },
+        ),
+        "scorecard_ff": ("forward_forward", {"rule": "ff", "dataset": "mnist"}),
     },
     "afa": {
         "main": ("afa_vs_pepita", {}),
