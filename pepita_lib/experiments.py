@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import TrainConfig
-from .protocol import KEEP, SEARCH_EPOCHS, VAL_SIZE, Cell, confirmation, short_search, values
+from .protocol import KEEP, SEARCH_EPOCHS, VAL_SIZE, Cell, confirmation, grid, short_search, values
 
 PROFILES = ("smoke", "paper")
 DATASETS_MAIN = ("mnist", "fashion_mnist", "cifar10", "cifar100")
@@ -647,9 +647,28 @@ FIDELITY_CELLS: dict[str, Cell] = {
     ),
 }
 
+# Weight mirroring as the authors' trainer does it: the mirror drive goes through each
+# layer's block as in the forward pass (dropout, ReLU, the softmax at the output), two
+# pre-mirroring epochs, then one mirror step per layer in every batch of every
+# ``wm_every``-th epoch (1: every batch; 100: only the last epoch). The mirror rate and the
+# period are chosen per dataset; PEPITA's own rate stays that of the plain cell.
+WM_AUTHORS = {"rule": "pepita_wm", "wm_drive": "block", "wm_schedule": "period", "wm_pre_epochs": 2}
+for _ds, _label in (
+    ("mnist", "MNIST"),
+    ("fashion_mnist", "Fashion-MNIST"),
+    ("cifar10", "CIFAR-10"),
+):
+    FIDELITY_CELLS[f"PEPITA + WM (authors' schedule), {_label}"] = Cell(
+        f"PEPITA + WM (authors' schedule), {_label}",
+        {**WM_AUTHORS, "dataset": _ds, "lr": paper_lr("pepita", _ds)},
+        grid(wm_lr=(0.1, 0.01, 0.001), wm_every=(1, 100)),
+    )
+
 # Stage 1 -> stage 2: the survivors of each cell's short search, copied from
 # protocol.survivors over the fidelity_search records (a test checks the copy).
-FIDELITY_SURVIVORS: dict[str, tuple[dict, ...]] = {}
+FIDELITY_SURVIVORS: dict[str, tuple[dict, ...]] = {
+    "DRTP (tanh), MNIST": ({"lr": 0.03}, {"lr": 0.01}),
+}
 
 # Stage 2 -> the chosen value, copied from protocol.choose over fidelity_confirm records.
 FIDELITY_CHOICE: dict[str, dict] = {}
