@@ -1,4 +1,4 @@
-"""The Forward-Forward chapters' experiments (pepita_lib/experiments_ff.py): registration,
+"""The Forward-Forward chapters' experiments (pepita_lib/experiments/ff.py): registration,
 grids, sharing of runs with ``baselines``, and the commands the chapters print."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from pepita_lib import experiments_ff as xff
 from pepita_lib.activations import ACTIVATIONS
 from pepita_lib.config import TrainConfig, run_id
 from pepita_lib.experiments import EXPERIMENTS, filter_configs, get_experiment, schedule
+from pepita_lib.experiments import ff as xff
 from pepita_lib.report import CHAPTER_NEEDS, load_runs, missing_note
 from pepita_lib.rules import make_rule
 from pepita_lib.rules.ff import FF_DEFAULTS, FF_TOPDOWN_DEFAULTS, resolve_activation
@@ -44,7 +44,7 @@ def test_registered_valid_and_unique(name, profile):
 
 def test_registered_whichever_module_is_imported_first():
     code = (
-        "import pepita_lib.experiments_ff, pepita_lib.experiments as e; "
+        "import pepita_lib.experiments.ff, pepita_lib.experiments as e; "
         f"assert all(n in e.EXPERIMENTS for n in {NEW!r}); print(len(e.EXPERIMENTS))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

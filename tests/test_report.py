@@ -19,7 +19,7 @@ from pepita_lib.experiments import (
     deep_lr,
     get_experiment,
 )
-from pepita_lib.experiments_ff import FF_LR
+from pepita_lib.experiments.ff import FF_LR
 from pepita_lib.metrics import slowness_curve
 from pepita_lib.report import add_slowness, label_variants, missing_note
 from pepita_lib.store import iter_records, records_to_frames

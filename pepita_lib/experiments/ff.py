@@ -1,7 +1,5 @@
-"""Experiments of the Forward-Forward chapters (SPEC 1.5 and open question 2).
-
-Registered here, next to the grids of :mod:`.experiments` (which imports this module at its
-end, so ``EXPERIMENTS`` always holds them):
+"""Experiments of the Forward-Forward chapters ("PEPITA and Forward-Forward" and open
+question 2):
 
 - ``forward_forward``: supervised FF on MNIST and Fashion-MNIST; FF's layer-local loss on
   PEPITA's top-down pairs (rule ``ff_topdown``) next to PEPITA and PEPITA-Hebbian on MNIST.
@@ -20,8 +18,9 @@ registry before every run.
 
 from __future__ import annotations
 
-from .config import TrainConfig
-from .experiments import DATASET_LR, paper_seeds, register, schedule, search_schedule
+from ..config import TrainConfig
+from .rates import DATASET_LR
+from .registry import paper_seeds, register, schedule, search_schedule
 
 # --- Forward-Forward ---------------------------------------------------------------------
 

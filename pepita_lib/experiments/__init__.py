@@ -1,0 +1,188 @@
+"""Named experiments: grids of configs with profiles, one module per theme.
+
+- :mod:`.registry`: the registry itself, profiles and schedules, filters;
+- :mod:`.rates`: the chosen hyperparameters as data, each table naming its search;
+- :mod:`.main`: the main table (``baselines``) and ``lr_search``;
+- :mod:`.depth`: ``depth_lr_search``, ``hebbian_depth``, ``deep_lr_search``, ``going_deeper``;
+- :mod:`.feedback`: ``afa_vs_pepita``, ``fscale_lr_search``, ``afa_fscale``, ``f_init``;
+- :mod:`.mirroring`: ``weight_mirroring``, ``wm_gain``, ``wm_tuning``;
+- :mod:`.ff`: ``forward_forward``, ``activations``, ``activations_lr_search``;
+- :mod:`.fidelity`: ``fidelity_search``, ``fidelity_confirm``, ``fidelity``.
+
+The modules import one another only downwards (registry and rates first, themes after), so
+there is no cycle; importing this package registers every grid. Nothing here imports torch:
+background processes import the registry before every run.
+"""
+
+from . import depth, feedback, ff, fidelity, main, mirroring, rates, registry
+from .depth import (
+    DEEP_LR_GRID,
+    DEEP_LR_GRID_NORM,
+    DEPTH_LR_GRID,
+    DEPTH_LR_GRID_EXTRA,
+    DEPTH_VARIANTS,
+    DEPTHS,
+    HEBBIAN_DEPTH_DATASETS,
+)
+from .feedback import (
+    F_INITS,
+    F_SCALES,
+    FSCALE_LR_GRID,
+    FSCALE_LR_GRID_EXTRA,
+)
+from .ff import (
+    ACTIVATION_LR,
+    ACTIVATION_LR_GRID,
+    ACTIVATION_SEEDS,
+    CPU_SECONDS_PER_EPOCH,
+    FF_DATASETS,
+    FF_HIDDEN,
+    FF_LR,
+    FF_PAPER_SCHEDULE,
+    FF_SEEDS,
+    FF_TRAINING,
+    IDENTITY_ACTIVATIONS,
+    LR_SEARCH_ACTIVATIONS,
+    PEPITA_VARIANTS,
+    TOPDOWN_LR,
+    TOPDOWN_VARIANTS,
+    TRAINED_ACTIVATIONS,
+    activation_lr,
+    cpu_minutes_estimate,
+    ff_config,
+    pepita_config,
+)
+from .fidelity import (
+    FIDELITY_CELLS,
+    FIDELITY_CHOICE,
+    FIDELITY_SURVIVORS,
+    WM_AUTHORS,
+)
+from .main import (
+    BASELINE_RULES,
+    CIFAR_LR_GRID,
+    DATASETS_MAIN,
+    EDGE_STEPS,
+    FF_BASELINE_DATASETS,
+    FF_CIFAR_LR_GRID,
+    LR_GRID,
+    WM_LR_GRID,
+    WM_SEARCH_EPOCHS,
+)
+from .mirroring import (
+    WM_GAIN_EPOCHS,
+    WM_GAIN_VARIANTS,
+    WM_TUNING,
+    WM_VARIANTS,
+)
+from .rates import (
+    DATASET_LR,
+    DEEP_LR,
+    DEPTH_LR,
+    FSCALE_LR,
+    KNOWN_PLAIN_LR,
+    PAPER_LR,
+    RATE_SOURCES,
+    SHARES_PEPITA_LR,
+    baseline_lr,
+    deep_lr,
+    depth_lr,
+    paper_lr,
+    plain_rate,
+)
+from .registry import (
+    EXPERIMENTS,
+    PROFILES,
+    SEEDS,
+    Experiment,
+    filter_configs,
+    get_experiment,
+    paper_seeds,
+    register,
+    schedule,
+    search_schedule,
+    variant_grid,
+)
+
+__all__ = [
+    "ACTIVATION_LR",
+    "ACTIVATION_LR_GRID",
+    "ACTIVATION_SEEDS",
+    "BASELINE_RULES",
+    "CIFAR_LR_GRID",
+    "CPU_SECONDS_PER_EPOCH",
+    "DATASETS_MAIN",
+    "DATASET_LR",
+    "DEEP_LR",
+    "DEEP_LR_GRID",
+    "DEEP_LR_GRID_NORM",
+    "DEPTHS",
+    "DEPTH_LR",
+    "DEPTH_LR_GRID",
+    "DEPTH_LR_GRID_EXTRA",
+    "DEPTH_VARIANTS",
+    "EDGE_STEPS",
+    "EXPERIMENTS",
+    "Experiment",
+    "FF_BASELINE_DATASETS",
+    "FF_CIFAR_LR_GRID",
+    "FF_DATASETS",
+    "FF_HIDDEN",
+    "FF_LR",
+    "FF_PAPER_SCHEDULE",
+    "FF_SEEDS",
+    "FF_TRAINING",
+    "FIDELITY_CELLS",
+    "FIDELITY_CHOICE",
+    "FIDELITY_SURVIVORS",
+    "FSCALE_LR",
+    "FSCALE_LR_GRID",
+    "FSCALE_LR_GRID_EXTRA",
+    "F_INITS",
+    "F_SCALES",
+    "HEBBIAN_DEPTH_DATASETS",
+    "IDENTITY_ACTIVATIONS",
+    "KNOWN_PLAIN_LR",
+    "LR_GRID",
+    "LR_SEARCH_ACTIVATIONS",
+    "PAPER_LR",
+    "PEPITA_VARIANTS",
+    "PROFILES",
+    "RATE_SOURCES",
+    "SEEDS",
+    "SHARES_PEPITA_LR",
+    "TOPDOWN_LR",
+    "TOPDOWN_VARIANTS",
+    "TRAINED_ACTIVATIONS",
+    "WM_AUTHORS",
+    "WM_GAIN_EPOCHS",
+    "WM_GAIN_VARIANTS",
+    "WM_LR_GRID",
+    "WM_SEARCH_EPOCHS",
+    "WM_TUNING",
+    "WM_VARIANTS",
+    "activation_lr",
+    "baseline_lr",
+    "cpu_minutes_estimate",
+    "deep_lr",
+    "depth_lr",
+    "ff_config",
+    "filter_configs",
+    "get_experiment",
+    "paper_lr",
+    "paper_seeds",
+    "pepita_config",
+    "plain_rate",
+    "register",
+    "schedule",
+    "search_schedule",
+    "variant_grid",
+    "depth",
+    "feedback",
+    "ff",
+    "fidelity",
+    "main",
+    "mirroring",
+    "rates",
+    "registry",
+]
