@@ -39,10 +39,13 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C during training; the message says which epochs are kept and which are lost."""
 
 
+def _epochs(first: int, last: int) -> str:
+    return f"epoch {first}" if first == last else f"epochs {first}-{last}"
+
+
 def interrupted_message(ckpt: Path | None, kept: int, current: int, run_ids: list[str]) -> str:
     """What an interruption in epoch ``current`` keeps: the epochs saved in ``ckpt``."""
-    runs = ", ".join(run_ids)
-    lost = f"epochs {kept + 1}-{current}" if current > kept + 1 else f"epoch {current}"
+    runs, lost = ", ".join(run_ids), _epochs(kept + 1, current)
     if ckpt is None:
         return f"run {runs} interrupted in epoch {current}: nothing is saved, {lost} lost"
     if kept == 0:
@@ -51,8 +54,8 @@ def interrupted_message(ckpt: Path | None, kept: int, current: int, run_ids: lis
             f"{lost} lost (--checkpoint-every sets how often it saves)"
         )
     return (
-        f"run {runs} interrupted in epoch {current}: epochs 1-{kept} are kept in {ckpt} "
-        f"and resume on the next run; {lost} lost"
+        f"run {runs} interrupted in epoch {current}: {_epochs(1, kept)} kept in {ckpt} "
+        f"(the next run resumes there), {lost} lost"
     )
 
 

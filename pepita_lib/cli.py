@@ -143,9 +143,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .experiments import filter_configs, get_experiment
     from .runner import run_experiment
 
+    filters = _filters(args.filter)
     resolve_device(args.device)
+    if not filter_configs(get_experiment(args.experiment).configs(args.profile), filters):
+        raise ValueError(f"no run of {args.experiment} ({args.profile}) matches "
+                         f"{' '.join('--filter ' + f for f in args.filter)}")  # fmt: skip
     if not args.results.exists():
         print(f"pepita: creating results folder {args.results}", file=sys.stderr)
     common = dict(
@@ -161,7 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.experiment,
             args.profile,
             args.results,
-            _filters(args.filter),
+            filters,
             args.device,
             address=args.ray_address,
             cpus_per_run=args.cpus_per_run,
@@ -173,16 +178,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.experiment,
             args.profile,
             args.results,
-            _filters(args.filter),
+            filters,
             args.device,
             jobs=args.jobs,
             checkpoint_seconds=args.checkpoint_every,
             **common,
         )
     counts = _report_outcomes(outcomes, args.quiet)
-    if not counts and args.filter:
-        raise ValueError(f"no run of {args.experiment} ({args.profile}) matches "
-                         f"{' '.join('--filter ' + f for f in args.filter)}")  # fmt: skip
     print(json.dumps(counts))
     return 3 if {"no data", "bad data", "bad checkpoint"} & set(counts) else 0
 
