@@ -24,6 +24,39 @@ Tensor = torch.Tensor
 
 FORMAT = 1
 SUFFIX = ".ckpt"
+# what a checkpoint must hold to resume a run (``reasons`` came later and is optional)
+REQUIRED = (
+    "run_ids", "epoch", "weights", "velocity", "state", "rule_generators", "rule_extras",
+    "order_generators", "dropout_generators", "initial", "histories", "statuses", "segments",
+)  # fmt: skip
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot resume its run; one line naming the file."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says which epochs are kept and which are lost."""
+
+
+def _epochs(first: int, last: int) -> str:
+    return f"epoch {first}" if first == last else f"epochs {first}-{last}"
+
+
+def interrupted_message(ckpt: Path | None, kept: int, current: int, run_ids: list[str]) -> str:
+    """What an interruption in epoch ``current`` keeps: the epochs saved in ``ckpt``."""
+    runs, lost = ", ".join(run_ids), _epochs(kept + 1, current)
+    if ckpt is None:
+        return f"run {runs} interrupted in epoch {current}: nothing is saved, {lost} lost"
+    if kept == 0:
+        return (
+            f"run {runs} interrupted in epoch {current} before its first checkpoint: "
+            f"{lost} lost (--checkpoint-every sets how often it saves)"
+        )
+    return (
+        f"run {runs} interrupted in epoch {current}: {_epochs(1, kept)} kept in {ckpt} "
+        f"(the next run resumes there), {lost} lost"
+    )
 
 
 def checkpoint_path(record_path: str | Path) -> Path:
@@ -74,22 +107,28 @@ def save(path: str | Path, payload: dict[str, Any]) -> None:
 def load(path: str | Path, run_ids: list[str]) -> dict[str, Any] | None:
     """The checkpoint at ``path`` for exactly these runs, or None when there is none.
 
-    A file that cannot be read or belongs to other runs is an error naming the path: the
-    caller should not silently retrain hours of work over it, nor resume the wrong run.
+    A file that cannot be read, lacks part of the state or belongs to other runs is a
+    :class:`CheckpointError` naming the path: the caller should not silently retrain hours
+    of work over it, nor resume the wrong run.
     """
     path = Path(path)
     if not path.exists():
         return None
+    fix = "move it away to train the run from scratch"
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a damaged file
-        raise ValueError(f"cannot read checkpoint {path}: {exc}; delete it to start over") from exc
-    if payload.get("format") != FORMAT:
-        raise ValueError(f"checkpoint {path} has format {payload.get('format')}, expected {FORMAT}")
-    if payload.get("run_ids") != run_ids:
-        raise ValueError(
-            f"checkpoint {path} is for runs {payload.get('run_ids')}, not {run_ids}; "
-            "delete it to start over"
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot read checkpoint {path} ({why}); {fix}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(f"checkpoint {path} has format {got}, expected {FORMAT}; {fix}")
+    missing = [k for k in REQUIRED if k not in payload]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}; {fix}")
+    if payload["run_ids"] != run_ids:
+        raise CheckpointError(
+            f"checkpoint {path} is for runs {payload['run_ids']}, not {run_ids}; {fix}"
         )
     return payload
 
@@ -97,14 +136,19 @@ def load(path: str | Path, run_ids: list[str]) -> dict[str, Any] | None:
 def in_progress(results_dir: str | Path) -> list[tuple[Path, int, str, list[str]]]:
     """Checkpoints under ``results_dir``: (path, epochs done, time of the save, run ids; a
     stack of seeds shares one file), so ``pepita status`` can say which missing runs will
-    resume rather than start over. An unreadable file has epoch -1."""
+    resume rather than start over. An unreadable file has epoch -1. A checkpoint left
+    beside its finished record (a kill between writing the record and deleting the file)
+    is not in progress, and is left out."""
     found = []
     for path in sorted(Path(results_dir).glob(f"*/*{SUFFIX}")):
         try:  # mmap: the epoch count without reading the weights
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             segs = payload.get("segments") or [{}]
             saved = str(segs[-1].get("finished", "?"))
-            found.append((path, int(payload["epoch"]), saved, list(payload["run_ids"])))
+            entry = (path, int(payload["epoch"]), saved, list(payload["run_ids"]))
         except Exception:  # reported, not fatal: status must work with a damaged file
-            found.append((path, -1, "unreadable", []))
+            entry = (path, -1, "unreadable", [])
+        ids = entry[3] or [path.stem]
+        if not all((path.parent / f"{rid}.json").is_file() for rid in ids):
+            found.append(entry)
     return found

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from .config import WM_DRIVES, WM_SCHEDULES, TrainConfig, run_id
 from .cost import COST_RULES
-from .data import DATASETS, DataNotFoundError, check_name
+from .data import DATASETS, check_name
 from .experiments import EXPERIMENTS, PROFILES
+from .provenance import resolve_device
 from .rules import RULES, check_rule
 
 DEFAULTS = TrainConfig()
@@ -131,19 +132,28 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .activations import get_activation
+    from .locks import file_lock, try_acquire
+    from .store import check_writable
     from .train import train
 
+    resolve_device(args.device)  # a bad device is one line, before anything runs
     cfg = _config_from(args)
     get_activation(cfg.activation)
-    out = args.out or f"run-{run_id(cfg)}.json"
-    rec = train(
-        cfg,
-        args.device,
-        out=out,
-        progress=not args.quiet,
-        data_root=args.data_root,
-        download=args.download,
-    )
+    out = check_writable(args.out or f"run-{run_id(cfg)}.json", "--out")
+    lock = file_lock(out)
+    if not try_acquire([lock]):
+        raise ValueError(f"another pepita train is writing {out} (lock {lock.lock_file}); "
+                         "wait for it or choose another --out")  # fmt: skip
+    with lock:
+        rec = train(
+            cfg,
+            args.device,
+            out=out,
+            progress=not args.quiet,
+            data_root=args.data_root,
+            download=args.download,
+            checkpoint_seconds=args.checkpoint_every,
+        )
     fin = rec["final"]
     acc = fin["test_accuracy"]
     shown = f"{acc:.4f}" if acc is not None else "n/a"
@@ -156,8 +166,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .experiments import filter_configs, get_experiment
     from .runner import run_experiment
 
+    filters = _filters(args.filter)
+    resolve_device(args.device)
+    if not filter_configs(get_experiment(args.experiment).configs(args.profile), filters):
+        raise ValueError(f"no run of {args.experiment} ({args.profile}) matches "
+                         f"{' '.join('--filter ' + f for f in args.filter)}")  # fmt: skip
+    if not args.results.exists():
+        print(f"pepita: creating results folder {args.results}", file=sys.stderr)
     common = dict(
         progress=not args.quiet,
         data_root=args.data_root,
@@ -171,7 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.experiment,
             args.profile,
             args.results,
-            _filters(args.filter),
+            filters,
             args.device,
             address=args.ray_address,
             cpus_per_run=args.cpus_per_run,
@@ -183,33 +201,46 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.experiment,
             args.profile,
             args.results,
-            _filters(args.filter),
+            filters,
             args.device,
             jobs=args.jobs,
+            checkpoint_seconds=args.checkpoint_every,
             **common,
         )
-    counts: dict[str, int] = {}
-    for cfg, outcome in outcomes:
-        key = outcome.split(":")[0]
-        counts[key] = counts.get(key, 0) + 1
-        if outcome != "cached" and not args.quiet:
-            print(
-                f"{outcome.splitlines()[0][:200]}: {cfg.rule} {cfg.dataset} seed={cfg.seed} "
-                f"id={run_id(cfg)}",
-                file=sys.stderr,
-            )
+    counts = _report_outcomes(outcomes, args.quiet)
     print(json.dumps(counts))
-    return 3 if counts.get("no data") else 0
+    return 3 if {"no data", "bad data", "bad checkpoint"} & set(counts) else 0
+
+
+def _report_outcomes(outcomes, quiet: bool) -> dict[str, int]:
+    """Count outcomes by kind; print each run that was not cached in one line, and the
+    full text of a problem once (many runs share one missing or damaged data file)."""
+    counts: dict[str, int] = {}
+    said: set[str] = set()
+    for cfg, outcome in outcomes:
+        key, _, detail = outcome.partition(": ")
+        counts[key] = counts.get(key, 0) + 1
+        if outcome == "cached" or quiet:
+            continue
+        if detail and detail not in said:
+            said.add(detail)
+            print(f"pepita: {outcome}", file=sys.stderr)
+        print(f"{key}: {cfg.rule} {cfg.dataset} seed={cfg.seed} id={run_id(cfg)}", file=sys.stderr)
+    return counts
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .runner import count_states, epoch_seconds, epochs_saved, plan, remaining_of
     from .store import iter_records
 
+    if not args.results.is_dir():
+        raise ValueError(f"results folder {args.results} does not exist")
     names = [args.experiment] if args.experiment else list(EXPERIMENTS)
     profiles = [args.profile] if args.profile else list(PROFILES)
     filters = _filters(args.filter)
-    per_epoch = epoch_seconds(iter_records(args.results))
+    corrupt: list = []
+    per_epoch = epoch_seconds(iter_records(args.results, corrupt=corrupt))
+    _print_corrupt(corrupt)
     if args.by_dataset:
         return _status_by_dataset(names, profiles, args.results, per_epoch, filters)
     saved = epochs_saved(args.results)
@@ -237,6 +268,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     _print_in_progress(args.results)
     return 0
+
+
+def _print_corrupt(corrupt: list) -> None:
+    """Records that are not counted (their runs show as missing) and what `run` does."""
+    for err in corrupt:
+        print(f"corrupt: {err} (pepita run moves it aside and trains the run again)")
 
 
 def _print_in_progress(results: Path) -> None:
@@ -356,6 +393,24 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text}")
+    return value
+
+
+def _add_checkpoint_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--checkpoint-every",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="save a resumable checkpoint at the first epoch end after this many seconds "
+        "(default 300; 0: after every epoch)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pepita", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -367,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-root", help="torchvision data root")
     t.add_argument("--download", action="store_true", help="allow downloading the dataset")
     t.add_argument("--quiet", action="store_true")
+    _add_checkpoint_arg(t)
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("run", help="train the missing runs of a registered experiment")
@@ -397,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ray-address", help="Ray cluster to join (default: local instance)")
     r.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run")
     r.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray GPUs per run")
+    _add_checkpoint_arg(r)
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("status", help="finished / diverged / missing runs per profile")
@@ -447,14 +504,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, DataNotFoundError) as err:
-        print(f"pepita: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("pepita: interrupted (stored records are intact)", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. `pepita status | head`
         return 0
+    except (ValueError, OSError) as err:  # DataNotFoundError is an OSError
+        print(f"pepita: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:
+        said = f": {err}" if str(err) else ""
+        print(f"pepita: interrupted (stored records are intact){said}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,7 @@ class TrainConfig:
                 f"wm_layer_lr needs one rate per weight layer ({len(self.hidden) + 1}), "
                 f"got {len(self.wm_layer_lr)}"
             )
+        problems += value_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -133,6 +135,39 @@ class TrainConfig:
         """The settings that differ from the defaults (what the run id hashes)."""
         default = TrainConfig().to_dict()
         return {k: v for k, v in self.to_dict().items() if v != default[k]}
+
+
+MAX_WIDTH = 65536  # a wider layer is a typo, not an experiment (the book's widest is 3072)
+NON_NEGATIVE = ("momentum", "weight_decay", "f_scale", "feedback_scale", "wm_lr", "wm_decay",
+                "wm_noise", "wm_pre_epochs", "val_size", "seed")  # fmt: skip
+
+
+def value_problems(cfg: TrainConfig) -> list[str]:
+    """Numbers no run can use, found before training starts rather than after it: any
+    non-finite float (one would end in a NaN the record cannot hold), negative sizes and
+    rates, a momentum of 1 or more, an absurdly wide layer."""
+    problems = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            problems.append(f"{f.name} must be a finite number, got {value}")
+        elif f.name in NON_NEGATIVE and value < 0:
+            problems.append(f"{f.name} must be >= 0, got {value}")
+    if math.isfinite(cfg.momentum) and cfg.momentum >= 1:
+        problems.append(f"momentum must be in [0, 1), got {cfg.momentum}")
+    if not cfg.lr_decay > 0:
+        problems.append(f"lr_decay must be > 0, got {cfg.lr_decay}")
+    if any(r < 0 for r in cfg.wm_layer_lr) or any(e < 0 for e in cfg.decay_epochs):
+        problems.append("wm_layer_lr and decay_epochs must be >= 0")
+    if any(h > MAX_WIDTH for h in cfg.hidden):
+        problems.append(f"hidden widths must be <= {MAX_WIDTH}, got {cfg.hidden}")
+    if cfg.wm_every < 1:
+        problems.append(f"wm_every must be >= 1, got {cfg.wm_every}")
+    for name in ("train_subset", "test_subset"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+            problems.append(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    return problems
 
 
 def run_id(config: TrainConfig) -> str:

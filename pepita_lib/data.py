@@ -7,6 +7,10 @@ Sources, tried in order:
 2. torchvision's own files under a data root (``$PEPITA_DATA_ROOT``, default
    ``~/.cache/pepita/data``), downloaded there only when the caller allows it.
 
+Every copy is checked as it loads (:func:`check_arrays`): keys, dtype, shape, label
+range and counts, so a damaged or wrong file is one line naming it and what is wrong, never
+a traceback in the middle of training nor a run trained on the wrong numbers.
+
 Batches are index slices of these tensors (see :func:`batches`): no DataLoader, no
 worker processes, no host-device copies inside the training loop.
 """
@@ -14,6 +18,8 @@ worker processes, no host-device copies inside the training loop.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +46,13 @@ LOSSY_NOTE = {
 
 class DataNotFoundError(FileNotFoundError):
     """No copy of a dataset was found; the message lists every path tried."""
+
+
+class DataFileError(ValueError):
+    """A copy of a dataset that is damaged or holds the wrong data; one line naming it."""
+
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 @dataclass
@@ -77,8 +90,48 @@ def _npz_candidates(name: str) -> list[Path]:
 
 
 def _from_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    with np.load(path, allow_pickle=False) as d:
-        return d["x_train"], d["y_train"], d["x_test"], d["y_test"]
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            if not hasattr(d, "files"):
+                raise DataFileError(f"data file {path}: holds one array, not an .npz archive")
+            missing = [k for k in NPZ_KEYS if k not in d.files]
+            if missing:
+                raise DataFileError(f"data file {path}: missing {', '.join(missing)}")
+            return d["x_train"], d["y_train"], d["x_test"], d["y_test"]
+    except DataFileError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if isinstance(err, EOFError) or path.stat().st_size == 0:
+            why = "empty file"
+        raise DataFileError(f"data file {path}: not a readable .npz archive ({why})") from None
+
+
+def check_arrays(
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], name: str, where: str
+) -> None:
+    """Raise a :class:`DataFileError` naming ``where`` unless ``arrays`` (x_train, y_train,
+    x_test, y_test) are uint8 images of ``name``'s shape, each with one integer label in
+    [0, C)."""
+    _, shape, classes = DATASETS[name]
+    size = int(np.prod(shape))
+    for split, x, y in (("train", arrays[0], arrays[1]), ("test", arrays[2], arrays[3])):
+        if x.dtype != np.uint8:
+            raise DataFileError(f"{where}: x_{split} has dtype {x.dtype}, expected uint8 (0-255)")
+        if x.ndim < 2 or x.shape[0] == 0 or int(np.prod(x.shape[1:])) != size:
+            raise DataFileError(f"{where}: x_{split} has shape {x.shape}, expected (N, {shape})")
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise DataFileError(f"{where}: y_{split} is {y.dtype} of shape {y.shape}, "
+                                "expected one integer label per image")  # fmt: skip
+        if y.shape[0] != x.shape[0]:
+            raise DataFileError(
+                f"{where}: {y.shape[0]} labels y_{split} for {x.shape[0]} images x_{split}"
+            )
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= classes:
+            raise DataFileError(
+                f"{where}: y_{split} has labels in [{lo}, {hi}], expected [0, {classes - 1}]"
+            )
 
 
 def _from_torchvision(
@@ -104,13 +157,16 @@ def load_arrays(
     tried: list[str] = []
     for path in _npz_candidates(name):
         if path.is_file():
-            return _from_npz(path), f"npz:{path}"
+            arrays = _from_npz(path)
+            check_arrays(arrays, name, f"data file {path}")
+            return arrays, f"npz:{path}"
         tried.append(f"{path} (npz mirror: not found)")
     if "PEPITA_DATA_DIR" not in os.environ:
         tried.append("$PEPITA_DATA_DIR/<name>.npz (PEPITA_DATA_DIR is not set)")
     root = Path(data_root) if data_root is not None else default_data_root()
     try:
         arrays = _from_torchvision(name, root, download)
+        check_arrays(arrays, name, f"torchvision copy in {root}")
         return arrays, f"torchvision:{root}"
     # torchvision: RuntimeError "Dataset not found"; a failed download: URLError (an OSError)
     except (RuntimeError, OSError) as err:

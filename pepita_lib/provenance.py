@@ -52,7 +52,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """'auto' picks CUDA when present; an unavailable CUDA request is an error."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):  # torch's message lists every backend it knows
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda[:N] or auto") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available here")
     if dev.type not in ("cpu", "cuda"):

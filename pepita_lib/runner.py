@@ -1,4 +1,10 @@
-"""Running experiments into the results store: only what is missing, resumable."""
+"""Running experiments into the results store: only what is missing, resumable.
+
+One bad file never blocks the rest of a grid: a corrupt record is moved aside and its run
+trained again, and a damaged data file or checkpoint leaves only the runs that need it
+missing, each reported in one line. Runs are locked one by one (:mod:`pepita_lib.locks`),
+so several processes on one results folder share a grid instead of repeating it.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,21 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .checkpoint import in_progress
+from .checkpoint import CheckpointError, in_progress
 from .config import TrainConfig, run_id
-from .data import DataNotFoundError, Dataset
+from .data import DataFileError, DataNotFoundError, Dataset
 from .experiments import EXPERIMENTS, filter_configs, get_experiment
+from .locks import holding, run_lock, try_acquire
 from .provenance import resolve_device
-from .store import find_record, iter_records, record_path, write_json_atomic
+from .store import (
+    RecordError,
+    check_results_dir,
+    find_record,
+    iter_records,
+    move_aside,
+    record_path,
+    write_record,
+)
 from .train import data_for, seed_group_key, train_seeds
 
 DEFAULT_RESULTS = Path("results")
@@ -49,8 +64,8 @@ def train_task(
         _worker_data.clear()
         try:
             _worker_data[key] = data_for(cfgs[0], dev, data_root, download)
-        except DataNotFoundError as err:
-            return f"no data: {err}"
+        except (DataNotFoundError, DataFileError) as err:
+            return _data_outcome(err)
     return train_seeds(
         cfgs, dev, _worker_data[key], experiment=experiment, profile=profile, progress=False
     )
@@ -87,10 +102,12 @@ def plan(
     profile: str,
     results_dir: str | Path = DEFAULT_RESULTS,
     filters: dict[str, str] | None = None,
+    corrupt: list[RecordError] | None = None,
 ) -> list[tuple[TrainConfig, dict | None]]:
-    """Each config of the experiment with its stored record (None when missing)."""
+    """Each config of the experiment with its stored record (None when missing; a corrupt
+    record counts as missing and is appended to ``corrupt``, see :func:`find_record`)."""
     configs = filter_configs(get_experiment(experiment).configs(profile), filters or {})
-    return [(cfg, find_record(results_dir, experiment, cfg)) for cfg in configs]
+    return [(cfg, find_record(results_dir, experiment, cfg, corrupt)) for cfg in configs]
 
 
 def status(
@@ -222,59 +239,125 @@ def run_experiment(
     only: set[str] | None = None,
     jobs: int = 1,
     seed_batch: int | None = None,
+    checkpoint_seconds: float | None = 300.0,
 ) -> Iterator[tuple[TrainConfig, str]]:
     """Train every missing run of ``experiment`` and write its record; yields (cfg, outcome).
 
-    Outcomes: ``cached`` (already stored), ``finished``, ``diverged`` or ``no data: ...``
-    (the dataset is not available here; the run stays missing). Configs are grouped by
-    the data they need so each dataset is loaded once. ``only`` restricts the run to
-    configs with these run ids. ``jobs > 1`` trains that many units at once in worker
-    processes (on a CPU each gets cores // jobs threads; on a GPU they share the card,
-    which pays off because one small-batch run leaves most of it idle). ``seed_batch``:
-    how many seeds of one setting train as one stacked batch (default
-    :func:`default_seed_batch`); records are the same either way, up to float rounding.
+    Outcomes: ``cached`` (already stored, or stored meanwhile by another process),
+    ``finished``, ``diverged``, ``no data: ...`` / ``bad data: ...`` (the dataset is not
+    available or its file is damaged; the run stays missing) and ``bad checkpoint: ...``
+    (the run's checkpoint cannot resume it; the run stays missing, the grid goes on). A
+    corrupt stored record first yields ``corrupt: ...`` (it is moved aside) and is then
+    trained again. Configs are grouped by the data they need so each dataset is loaded
+    once. ``only`` restricts the run to configs with these run ids. ``jobs > 1`` trains
+    that many units at once in worker processes (on a CPU each gets cores // jobs threads;
+    on a GPU they share the card, which pays off because one small-batch run leaves most
+    of it idle). ``seed_batch``: how many seeds of one setting train as one stacked batch
+    (default :func:`default_seed_batch`); records are the same either way, up to float
+    rounding. ``checkpoint_seconds``: how often a run saves its state (None: never).
     """
     dev = resolve_device(device)
-    todo = plan(experiment, profile, results_dir, filters)
+    check_results_dir(results_dir)
+    corrupt: list[RecordError] = []
+    todo = plan(experiment, profile, results_dir, filters, corrupt)
     if only is not None:
         todo = [(cfg, rec) for cfg, rec in todo if run_id(cfg) in only]
+    yield from _move_corrupt(corrupt, [cfg for cfg, _ in todo])
     missing = sorted((cfg for cfg, rec in todo if rec is None), key=lambda c: str(_data_key(c)))
     for cfg, rec in todo:
         if rec is not None:
             yield cfg, "cached"
     units = seed_groups(missing, seed_batch or default_seed_batch(dev))
+    opts = dict(data_root=data_root, download=download, skip_missing_data=skip_missing_data)
     if jobs > 1 and units:
-        yield from _run_pool(
-            units,
-            experiment,
-            profile,
-            results_dir,
-            dev,
-            jobs,
-            data_root,
-            download,
-            skip_missing_data,
-            progress,
-        )
+        yield from _run_pool(units, experiment, profile, results_dir, dev, jobs, progress, **opts)
         return
-    cache: dict[tuple, Dataset | str] = {}
     bar = tqdm(total=len(missing), desc=f"{experiment}/{profile}", unit="run", disable=not progress)
-    for unit in units:
-        key = _data_key(unit[0])
-        if key not in cache:
-            cache.clear()  # one dataset resident at a time
-            try:
-                cache[key] = data_for(unit[0], dev, data_root, download)
-            except DataNotFoundError as err:
-                if not skip_missing_data:
-                    raise
-                cache[key] = f"no data: {err}"
-        data = cache[key]
-        if isinstance(data, str):
-            for cfg in unit:
-                yield cfg, data
-            bar.update(len(unit))
+    cache: dict[tuple, Dataset | str] = {}
+    for unit, stored in claim_units(units, results_dir, experiment):
+        for cfg in stored:
+            yield cfg, "cached"
+        if unit:
+            yield from _train_unit(unit, experiment, profile, results_dir, dev, cache,
+                                   checkpoint_seconds, progress, **opts)  # fmt: skip
+        bar.update(len(unit) + len(stored))
+    bar.close()
+
+
+def _move_corrupt(
+    corrupt: list[RecordError], configs: list[TrainConfig]
+) -> Iterator[tuple[TrainConfig, str]]:
+    """Move each corrupt record of these configs aside (never deleting it)."""
+    by_id = {run_id(cfg): cfg for cfg in configs}
+    for err in corrupt:
+        if err.path.stem not in by_id:
             continue
+        try:
+            where = f"moved to {move_aside(err.path).name}, the run is trained again"
+        except FileNotFoundError:  # another process moved it first
+            where = "moved aside by another process"
+        yield by_id[err.path.stem], f"corrupt: {err}; {where}"
+
+
+def claim_units(
+    units: list[list[TrainConfig]], results_dir: str | Path, experiment: str
+) -> Iterator[tuple[list[TrainConfig], list[TrainConfig]]]:
+    """For each unit, (configs to train now, configs stored meanwhile by someone else),
+    with the unit's run locks held until the caller asks for the next one. Units another
+    process holds come last, once it lets go of them."""
+    waiting = []
+    for unit in units:
+        locks = [run_lock(results_dir, run_id(cfg)) for cfg in unit]
+        if not try_acquire(locks):
+            waiting.append((unit, locks))
+            continue
+        with holding(locks):
+            yield _still_missing(unit, results_dir, experiment)
+    for unit, locks in waiting:
+        with holding(locks, wait=True):
+            yield _still_missing(unit, results_dir, experiment)
+
+
+def _still_missing(
+    unit: list[TrainConfig], results_dir: str | Path, experiment: str
+) -> tuple[list[TrainConfig], list[TrainConfig]]:
+    stored = [cfg for cfg in unit if find_record(results_dir, experiment, cfg) is not None]
+    return [cfg for cfg in unit if cfg not in stored], stored
+
+
+def _data_outcome(err: Exception) -> str:
+    return f"{'no data' if isinstance(err, DataNotFoundError) else 'bad data'}: {err}"
+
+
+def _train_unit(
+    unit: list[TrainConfig],
+    experiment: str,
+    profile: str,
+    results_dir: str | Path,
+    dev: torch.device,
+    cache: dict[tuple, Dataset | str],
+    checkpoint_seconds: float | None,
+    progress: bool,
+    data_root: str | Path | None,
+    download: bool,
+    skip_missing_data: bool,
+) -> Iterator[tuple[TrainConfig, str]]:
+    """Train one unit in this process (its data from ``cache``, loaded when new)."""
+    key = _data_key(unit[0])
+    if key not in cache:
+        cache.clear()  # one dataset resident at a time
+        try:
+            cache[key] = data_for(unit[0], dev, data_root, download)
+        except (DataNotFoundError, DataFileError) as err:
+            if not skip_missing_data:
+                raise
+            cache[key] = _data_outcome(err)
+    data = cache[key]
+    if isinstance(data, str):
+        for cfg in unit:
+            yield cfg, data
+        return
+    try:
         records = train_seeds(
             unit,
             dev,
@@ -283,11 +366,14 @@ def run_experiment(
             profile=profile,
             outs=[record_path(results_dir, experiment, cfg) for cfg in unit],
             progress=progress,
+            checkpoint_seconds=checkpoint_seconds,
         )
-        bar.update(len(unit))
-        for cfg, rec in zip(unit, records):
-            yield cfg, rec["status"]
-    bar.close()
+    except CheckpointError as err:  # this unit's file only: the grid goes on
+        for cfg in unit:
+            yield cfg, f"bad checkpoint: {err}"
+        return
+    for cfg, rec in zip(unit, records):
+        yield cfg, rec["status"]
 
 
 def _run_pool(
@@ -297,14 +383,21 @@ def _run_pool(
     results_dir: str | Path,
     dev: torch.device,
     jobs: int,
+    progress: bool,
     data_root: str | Path | None,
     download: bool,
     skip_missing_data: bool,
-    progress: bool,
 ) -> Iterator[tuple[TrainConfig, str]]:
+    """Units whose locks are free train in worker processes (locks held here until their
+    records are written); units another process holds are trained here afterwards, if it
+    has not stored them by then."""
     threads = max(1, (os.cpu_count() or 1) // jobs) if dev.type == "cpu" else None
     root = None if data_root is None else str(data_root)
     ctx = multiprocessing.get_context("spawn")  # CUDA cannot be forked
+    mine, theirs = [], []
+    for unit in units:
+        locks = [run_lock(results_dir, run_id(cfg)) for cfg in unit]
+        (mine if try_acquire(locks) else theirs).append((unit, locks))
     with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
         futures = {
             pool.submit(
@@ -316,20 +409,31 @@ def _run_pool(
                 root,
                 download,
                 threads,
-            ): unit
-            for unit in units
+            ): (unit, locks)
+            for unit, locks in mine
         }
         bar = tqdm(
-            total=sum(len(u) for u in units),
+            total=sum(len(u) for u, _ in mine),
             desc=f"{experiment}/{profile} x{jobs}",
             unit="run",
             disable=not progress,
         )
         for fut in as_completed(futures):
-            unit, result = futures[fut], fut.result()
+            (unit, locks), result = futures[fut], fut.result()
             bar.update(len(unit))
-            yield from write_unit(results_dir, experiment, unit, result, skip_missing_data)
+            with holding(locks):
+                yield from write_unit(results_dir, experiment, unit, result, skip_missing_data)
         bar.close()
+    cache: dict[tuple, Dataset | str] = {}
+    opts = dict(data_root=data_root, download=download, skip_missing_data=skip_missing_data)
+    for unit, locks in theirs:
+        with holding(locks, wait=True):
+            todo, stored = _still_missing(unit, results_dir, experiment)
+            for cfg in stored:
+                yield cfg, "cached"
+            if todo:
+                yield from _train_unit(todo, experiment, profile, results_dir, dev, cache,
+                                       None, progress, **opts)  # fmt: skip
 
 
 def write_unit(
@@ -342,10 +446,10 @@ def write_unit(
     """Store a worker's records (atomically, content-addressed); yields (cfg, outcome)."""
     if isinstance(result, str):
         if not skip_missing_data:
-            raise DataNotFoundError(result)
+            raise (DataNotFoundError if result.startswith("no data") else DataFileError)(result)
         for cfg in unit:
             yield cfg, result
         return
     for cfg, rec in zip(unit, result):
-        write_json_atomic(record_path(results_dir, experiment, cfg), rec)
+        write_record(record_path(results_dir, experiment, cfg), rec)
         yield cfg, rec["status"]

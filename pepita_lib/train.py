@@ -25,11 +25,12 @@ from tqdm import tqdm
 from . import checkpoint
 from .config import TrainConfig, run_id
 from .data import Dataset, batches, load_dataset, one_hot
+from .divergence import blowup, divergence
 from .nets import Net, dropout_masks, make_net, stack_nets
 from .optim import SGD, lr_at
 from .provenance import environment, now, resolve_device
 from .rules import RULES, Rule, make_rule
-from .store import write_json_atomic
+from .store import write_record
 
 Tensor = torch.Tensor
 
@@ -148,8 +149,12 @@ def train_seeds(
     written (None: never save, and ignore any checkpoint).
 
     With more than one config the rule must be ``batchable`` and the nets are stacked
-    along a leading axis (one net per config). A net that diverges is recorded as diverged
-    and its slice zeroed (so it stops producing inf/NaN work) while the others train on.
+    along a leading axis (one net per config). A net that diverges (see
+    :mod:`pepita_lib.divergence`) is recorded as diverged with the reason, and its slice
+    zeroed (so it stops producing inf/NaN work) while the others train on.
+
+    Ctrl-C raises :class:`~pepita_lib.checkpoint.Interrupted`, whose message says which
+    epochs the checkpoint keeps and which are lost.
     """
     if not cfgs:
         return []
@@ -175,10 +180,17 @@ def train_seeds(
     seed_nets, seed_states = [], []
     for c in cfgs:
         init_gen = torch.Generator().manual_seed(c.seed)
-        seed_nets.append(
-            make_net(sizes, c.activation, c.init, c.dropout, init_gen, dev, c.act_norm)
-        )
-        seed_states.append(rule.init_state(seed_nets[-1], init_gen))
+        try:
+            seed_nets.append(
+                make_net(sizes, c.activation, c.init, c.dropout, init_gen, dev, c.act_norm)
+            )
+            seed_states.append(rule.init_state(seed_nets[-1], init_gen))
+        except (RuntimeError, MemoryError) as err:
+            if "memory" not in str(err).lower() and not isinstance(err, MemoryError):
+                raise
+            raise ValueError(f"a net of layer sizes {sizes} does not fit in memory on {dev}") from (
+                None
+            )
     if stacked:
         net = stack_nets(seed_nets)
         state = {k: torch.stack([st[k] for st in seed_states]) for k in seed_states[0]}
@@ -220,10 +232,18 @@ def train_seeds(
         initial = [evaluate(s) for s in seeds]
         histories: list[list[dict]] = [[] for _ in seeds]
         statuses = ["finished" for _ in seeds]
+        reasons: list[str | None] = [None for _ in seeds]
         start_epoch, earlier = 0, []
     else:
-        _restore(saved, net, state, opt, rule, order_gens, drop_gens)
+        try:
+            _restore(saved, net, state, opt, rule, order_gens, drop_gens)
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise checkpoint.CheckpointError(
+                f"checkpoint {ckpt_file} does not fit the run ({err}); move it away to train "
+                "the run from scratch"
+            ) from None
         initial, histories, statuses = saved["initial"], saved["histories"], saved["statuses"]
+        reasons = saved.get("reasons") or [None for _ in seeds]  # absent before divergence reasons
         start_epoch, earlier = saved["epoch"], saved["segments"]
         segment["first_epoch"] = start_epoch + 1
     last_save = time.perf_counter()
@@ -246,6 +266,7 @@ def train_seeds(
                 "initial": initial,
                 "histories": histories,
                 "statuses": statuses,
+                "reasons": reasons,
                 "segments": [*earlier, done],
             },
         )
@@ -260,39 +281,51 @@ def train_seeds(
         initial=start_epoch,
         total=cfg.epochs,
     )
-    with torch.no_grad():
-        for epoch in bar:
-            te = time.perf_counter()
-            rates = [lr_at(epoch, c.lr, c.lr_decay, c.decay_epochs) for c in cfgs]
-            opt.lr = _stack_rates(rates, dev) if len(set(rates)) > 1 else rates[0]
-            rule.begin_epoch(net, state, epoch, steps_per_epoch)
-            loss_sum = torch.zeros(len(cfgs) if stacked else (), device=dev)
-            for idx in _seed_batches(n, cfg.batch_size, order_gens, dev, stacked):
-                x, t = data.x_train[idx], targets[idx]
-                masks = _seed_masks(seed_nets, x.shape[-2], drop_gens, stacked)
-                loss_sum += rule.step(net, state, opt, x, t, masks) * x.shape[-2]
-            losses = (loss_sum / n).reshape(-1).tolist()
-            seconds = time.perf_counter() - te
-            for s in seeds:
-                if statuses[s] == "finished":
+    num_classes = data.num_classes
+    kept = start_epoch  # epochs the checkpoint on disk holds (what Ctrl-C keeps)
+    epoch = start_epoch
+    try:
+        with torch.no_grad():
+            for epoch in bar:
+                te = time.perf_counter()
+                rates = [lr_at(epoch, c.lr, c.lr_decay, c.decay_epochs) for c in cfgs]
+                opt.lr = _stack_rates(rates, dev) if len(set(rates)) > 1 else rates[0]
+                rule.begin_epoch(net, state, epoch, steps_per_epoch)
+                loss_sum = torch.zeros(len(cfgs) if stacked else (), device=dev)
+                for idx in _seed_batches(n, cfg.batch_size, order_gens, dev, stacked):
+                    x, t = data.x_train[idx], targets[idx]
+                    masks = _seed_masks(seed_nets, x.shape[-2], drop_gens, stacked)
+                    loss_sum += rule.step(net, state, opt, x, t, masks) * x.shape[-2]
+                losses = (loss_sum / n).reshape(-1).tolist()
+                seconds = time.perf_counter() - te
+                last = epoch + 1 == cfg.epochs
+                for s in seeds:
+                    if statuses[s] != "finished":
+                        continue
                     row = _epoch_row(epoch, losses[s], rates[s], seconds, seed_nets[s], evaluate, s)
                     histories[s].append(row)
-                    if row["test_accuracy"] is None:
+                    reasons[s] = divergence(histories[s], num_classes, last_epoch=last)
+                    if reasons[s] is not None:
                         statuses[s] = "diverged"
                         if stacked:
                             _zero_seed(net, opt, s)
                     elif on_epoch is not None:
                         on_epoch(row)
-            if all(st == "diverged" for st in statuses):
-                break
-            if not stacked and histories[0][-1]["test_accuracy"] is not None:
-                row = histories[0][-1]
-                bar.set_postfix(acc=f"{row['test_accuracy']:.4f}", loss=f"{row['train_loss']:.3f}")
-            due = ckpt_file is not None and time.perf_counter() - last_save >= checkpoint_seconds
-            if due and epoch + 1 < cfg.epochs:
-                save_checkpoint(epoch + 1)
-                last_save = time.perf_counter()
-    bar.close()
+                if all(st == "diverged" for st in statuses):
+                    break
+                if not stacked and histories[0][-1]["test_accuracy"] is not None:
+                    acc, loss = histories[0][-1]["test_accuracy"], histories[0][-1]["train_loss"]
+                    bar.set_postfix(acc=f"{acc:.4f}", loss=f"{loss:.3g}")
+                since = time.perf_counter() - last_save
+                if ckpt_file is not None and since >= checkpoint_seconds and not last:
+                    save_checkpoint(epoch + 1)
+                    kept, last_save = epoch + 1, time.perf_counter()
+    except KeyboardInterrupt as exc:
+        raise checkpoint.Interrupted(
+            checkpoint.interrupted_message(ckpt_file, kept, epoch + 1, run_ids)
+        ) from exc
+    finally:
+        bar.close()
 
     provenance = dict(env)  # read once, at the start: the commit a run started from
     wall = round(time.perf_counter() - t0, 3)
@@ -312,11 +345,13 @@ def train_seeds(
         provenance["stack"] = [run_id(c) for c in cfgs]  # trained together: wall time is shared
     records = []
     for s, c in enumerate(cfgs):
-        rec = _record(c, statuses[s], initial[s], histories[s], provenance)
+        rec = _record(c, statuses[s], initial[s], histories[s], provenance, num_classes)
+        if reasons[s] is not None:
+            rec["final"]["diverged_reason"] = reasons[s]
         rec.update(experiment=experiment, profile=profile)
         records.append(rec)
         if outs is not None:
-            write_json_atomic(outs[s], rec)
+            write_record(outs[s], rec)
     if ckpt_file is not None:
         ckpt_file.unlink(missing_ok=True)  # the records now hold everything it did
     return records
@@ -383,7 +418,12 @@ def _zero_seed(net: Net, opt: SGD, s: int) -> None:
 
 
 def _record(
-    cfg: TrainConfig, status: str, initial: dict, history: list[dict], provenance: dict
+    cfg: TrainConfig,
+    status: str,
+    initial: dict,
+    history: list[dict],
+    provenance: dict,
+    num_classes: int,
 ) -> dict:
     finite_rows = [r for r in history if r["test_accuracy"] is not None]
     final = {
@@ -399,7 +439,7 @@ def _record(
         )
     elif finite_rows and "val_accuracy" in finite_rows[-1]:
         final["val_accuracy"] = finite_rows[-1]["val_accuracy"]
-    return {
+    rec = {
         "run_id": run_id(cfg),
         "experiment": None,
         "profile": None,
@@ -410,3 +450,7 @@ def _record(
         "final": final,
         "provenance": dict(provenance),
     }
+    blew = blowup(history, num_classes)
+    if blew is not None:  # kept even when the run recovered, so tables can flag it
+        rec["blowup"] = blew
+    return rec

@@ -99,7 +99,15 @@ def test_find_record_is_content_addressed_across_experiments(tmp_path):
 
     cfg = TrainConfig(rule="pepita", seed=3)
     write_json_atomic(
-        record_path(tmp_path, "baselines", cfg), {"run_id": "x", "status": "finished"}
+        record_path(tmp_path, "baselines", cfg),
+        {
+            "run_id": run_id(cfg),
+            "status": "finished",
+            "config": cfg.to_dict(),
+            "history": [],
+            "final": {},
+            "provenance": {},
+        },  # fmt: skip
     )
     assert find_record(tmp_path, "afa_vs_pepita", cfg)["status"] == "finished"
     assert find_record(tmp_path, "afa_vs_pepita", cfg.replace(seed=4)) is None

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pepita_lib.config import TrainConfig
+from pepita_lib.config import TrainConfig, run_id
 from pepita_lib.data import load_dataset
 from pepita_lib.experiments import get_experiment
 from pepita_lib.runner import (
@@ -89,8 +89,8 @@ def test_runner_resumes_and_never_recomputes(tmp_path, mnist):
 
 def _timed_record(cfg: TrainConfig, wall: float, epochs: int, status: str = "finished") -> dict:
     final = {"epochs_completed": epochs}
-    return {"status": status, "config": cfg.to_dict(), "final": final,
-            "provenance": {"wall_seconds": wall}}  # fmt: skip
+    return {"run_id": run_id(cfg), "status": status, "config": cfg.to_dict(), "history": [],
+            "final": final, "provenance": {"wall_seconds": wall}}  # fmt: skip
 
 
 def test_remaining_time_is_the_median_pace_of_comparable_stored_runs(tmp_path):
