@@ -75,10 +75,32 @@ for _ds, _label in (
 # protocol.survivors over the fidelity_search records (a test checks the copy).
 FIDELITY_SURVIVORS: dict[str, tuple[dict, ...]] = {
     "DRTP (tanh), MNIST": ({"lr": 0.03}, {"lr": 0.01}),
+    "PEPITA + WD, MNIST": ({"weight_decay": 3e-5}, {"weight_decay": 1e-5}),
+    "FA, CIFAR-10": ({"lr": 0.001}, {"lr": 0.0003}),
 }
 
 # Stage 2 -> the chosen value, copied from protocol.choose over fidelity_confirm records.
 FIDELITY_CHOICE: dict[str, dict] = {}
+
+
+def stage_configs(name: str, stage: str, profile: str = "paper") -> list[TrainConfig]:
+    """The configs of one cell at one stage: ``search`` (every candidate, short), ``confirm``
+    (the survivors, full schedule, validation split) or ``final`` (the choice, 5 seeds)."""
+    cell = FIDELITY_CELLS[name]
+    if stage == "search":
+        return short_search(cell, search_schedule(profile, SEARCH_EPOCHS))
+    if stage == "confirm":
+        full = {**schedule(profile), "val_size": VAL_SIZE}
+        return confirmation(cell, FIDELITY_SURVIVORS.get(name, ()), full)
+    if stage == "final":
+        if name not in FIDELITY_CHOICE:
+            return []
+        sched = schedule(profile)
+        return [cell.config(FIDELITY_CHOICE[name], seed=s, **sched) for s in SEEDS]
+    raise ValueError(f"unknown stage {stage!r}; valid: search, confirm, final")
+
+
+STAGE_EXPERIMENT = {"search": "fidelity_search", "confirm": "fidelity_confirm", "final": "fidelity"}
 
 
 def _smoke_or(profile: str, paper: dict) -> dict:

@@ -1,0 +1,2 @@
+"""Analyses the chapters show, computed from stored records and tested here rather than
+written in notebooks."""
