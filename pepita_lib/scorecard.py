@@ -15,10 +15,12 @@ its number of seeds in the tables compared here, so n_p = 5 (``PUBLISHED_N``) is
 Where the source gives a single number, only our side counts: se = s_o / sqrt(n_o),
 nu = n_o - 1.
 
-Verdicts: *agrees* when the interval covers 0, or |d| <= 2 sqrt(s_p^2 + s_o^2) (two combined
-sds; a missing sd counts as 0), or |d| is within the reference's tolerance (a "within x
-points" claim); *differs* otherwise (or when every run diverged); *not comparable* for
-conv nets (not trained here) and datasets we hold no copy of (CIFAR-100); *not run* when no
+Verdicts: *agrees* when the interval covers 0, or |d| <= 2 sqrt(s_p^2 + s_o^2) (two
+combined sds; a missing sd counts as 0), or |d| is within the reference's tolerance (a
+"within x points" claim); *inconclusive* when only an interval wider than ±``WIDE_CI``
+points covers 0 (our seeds spread too far to tell); *differs* otherwise (or when every run
+diverged); *not comparable* for conv nets (not trained here) and datasets we hold no copy
+of (CIFAR-100); *not run* when no
 run of the cell is stored yet. Fully connected CIFAR-10 rows also carry ``jpeg_cost``, our
 BP on the JPEG-degraded copy minus the published BP on the original images (chapter "Results
 at a glance"), so a reader can judge a CIFAR-10 difference.
@@ -37,7 +39,10 @@ from .references import BY_ID, DATASETS_PUBLISHED, REFERENCES, Reference
 
 PUBLISHED_N = 5  # seeds assumed behind a published mean ± sd (the tables do not say)
 NO_DATA = ("cifar100",)  # datasets this project holds no copy of
-VERDICTS = ("agrees", "differs", "not comparable", "not run")
+VERDICTS = ("agrees", "differs", "inconclusive", "not comparable", "not run")
+# a confidence interval wider than this (half-width, points) says too little to agree by: our
+# seeds spread too far to tell agreement from a large gap
+WIDE_CI = 2.0
 JSON_KEYS = (
     "id",
     "source",
@@ -205,6 +210,22 @@ def agrees(
     return covers or abs(diff) <= band or abs(diff) <= tolerance
 
 
+def verdict(
+    diff: float,
+    ci: tuple[float, float] | None,
+    sd: float | None,
+    sd_pub: float | None,
+    tolerance: float = 0.0,
+) -> str:
+    """*agrees* / *differs* as :func:`agrees` says, except that agreement resting only on a
+    confidence interval wider than ``WIDE_CI`` is *inconclusive*."""
+    if not agrees(diff, ci, sd, sd_pub, tolerance):
+        return "differs"
+    if agrees(diff, None, sd, sd_pub, tolerance) or ci is None:
+        return "agrees"
+    return "inconclusive" if (ci[1] - ci[0]) / 2 > WIDE_CI else "agrees"
+
+
 def ours_values(ref: Reference, results_dir: str | Path) -> tuple[pd.Series, int]:
     """Our per-seed values for ``ref`` (accuracies, or paired gaps) and the diverged count."""
     values, diverged = seed_accuracies(OURS[ref.id], results_dir)
@@ -252,7 +273,7 @@ def score(ref: Reference, results_dir: str | Path) -> dict:
         return {**row, "verdict": "differs"} if diverged else row
     diff = mean - ref.published
     ci = difference_ci(diff, sd, len(values), ref.published_sd)
-    ok = agrees(diff, ci, sd, ref.published_sd, ref.tolerance)
+    said = verdict(diff, ci, sd, ref.published_sd, ref.tolerance)
     return {
         **row,
         "ours": mean,
@@ -260,8 +281,8 @@ def score(ref: Reference, results_dir: str | Path) -> dict:
         "difference": diff,
         "ci_low": ci[0] if ci else None,
         "ci_high": ci[1] if ci else None,
-        "verdict": "agrees" if ok else "differs",
-        "cause": None if ok else cause_text(ref.id),
+        "verdict": said,
+        "cause": None if said == "agrees" else cause_text(ref.id),
     }
 
 

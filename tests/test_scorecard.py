@@ -162,7 +162,10 @@ def test_cli_table_and_a_missing_results_dir(tmp_path, capsys):
     assert main(["scorecard", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     apart = sum(r.net != "fc" or r.dataset in NO_DATA for r in REFERENCES)
-    counts = f"0 agrees, 0 differs, {apart} not comparable, {len(REFERENCES) - apart} not run"
+    counts = (
+        f"0 agrees, 0 differs, 0 inconclusive, {apart} not comparable, "
+        f"{len(REFERENCES) - apart} not run"
+    )
     assert out.splitlines()[-1] == counts
     assert main(["scorecard", "--results", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -172,3 +175,15 @@ def test_real_results_give_every_reference_one_row():
     card = scorecard(RESULTS)
     assert sorted(card["id"]) == sorted(BY_ID)
     assert sum(verdict_counts(card).values()) == len(REFERENCES)
+
+
+def test_agreement_resting_only_on_a_wide_interval_is_inconclusive():
+    from pepita_lib.scorecard import WIDE_CI, verdict
+
+    # 3 seeds spread by 8 points: the interval covers 0 but says nothing
+    assert verdict(-17.9, (-38.7, 2.9), 8.4, 0.23) == "inconclusive"
+    # the same interval with a gap inside two combined sds still agrees
+    assert verdict(-1.0, (-38.7, 2.9), 8.4, 0.23) == "agrees"
+    # a narrow interval covering 0 agrees
+    assert verdict(-0.3, (-0.3 - WIDE_CI / 2, -0.3 + WIDE_CI / 2), 0.2, 0.2) == "agrees"
+    assert verdict(-4.0, (-4.5, -3.5), 0.1, 0.1) == "differs"
