@@ -27,10 +27,12 @@ setup: $(VENV)/.installed
 
 # The book renders committed outputs and executes nothing: only the `book` extra, read from
 # pyproject.toml, so the library's requirements (torch and its CUDA wheels) stay out.
+# --no-compile: a build imports a fraction of what is installed; Python compiles that on use.
 $(BOOK_VENV)/.installed: pyproject.toml
 	test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
 	$(BOOK_VENV)/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["book"], sep="\n")' > $(BOOK_VENV)/requirements.txt
-	$(BOOK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(BOOK_VENV)/requirements.txt
+	$(BOOK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
+	  -r $(BOOK_VENV)/requirements.txt
 	touch $@
 
 lint: setup
