@@ -1,9 +1,12 @@
 # The two commands that matter: `make book` (the main job) and `make test`.
-# Each creates .venv first when it is missing, so either works alone on a fresh machine.
+# Each creates its environment first when it is missing, so either works alone on a fresh
+# machine: `make book` a light .venv-book (the `book` extra only: no torch, no library),
+# everything else .venv (the library with every extra).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
+BOOK_VENV ?= .venv-book
 PROFILE ?= paper
 RUN_MISSING ?= 0
 # papermill injects a parameters cell only when something differs from the chapters' defaults
@@ -16,19 +19,29 @@ CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -e '.[book,test]'
+	$(PY) -m pip install --quiet -e '.[book,chapters,test]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $@
 
 setup: $(VENV)/.installed
 
+# The book renders committed outputs and executes nothing: only the `book` extra, read from
+# pyproject.toml, so the library's requirements (torch and its CUDA wheels) stay out.
+# --no-compile: a build imports a fraction of what is installed; Python compiles that on use.
+$(BOOK_VENV)/.installed: pyproject.toml
+	test -x $(BOOK_VENV)/bin/python || $(PYTHON) -m venv $(BOOK_VENV)
+	$(BOOK_VENV)/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["book"], sep="\n")' > $(BOOK_VENV)/requirements.txt
+	$(BOOK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile \
+	  -r $(BOOK_VENV)/requirements.txt
+	touch $@
+
 lint: setup
-	$(VENV)/bin/ruff check pepita_lib tests bench
-	$(VENV)/bin/ruff format --check pepita_lib tests bench
+	$(VENV)/bin/ruff check pepita_lib tests bench _ext
+	$(VENV)/bin/ruff format --check pepita_lib tests bench _ext
 
 format: setup
-	$(VENV)/bin/ruff format pepita_lib tests bench
-	$(VENV)/bin/ruff check --fix pepita_lib tests bench
+	$(VENV)/bin/ruff format pepita_lib tests bench _ext
+	$(VENV)/bin/ruff check --fix pepita_lib tests bench _ext
 
 unit: setup
 	$(PY) -m pytest tests
@@ -38,8 +51,8 @@ nbval: setup
 
 test: lint unit nbval
 
-book: setup
-	$(VENV)/bin/jupyter-book build --all -W --keep-going -n .
+book: $(BOOK_VENV)/.installed
+	$(BOOK_VENV)/bin/jupyter-book build --all -W --keep-going -n .
 
 # Execute every chapter in place with papermill (reads results/, trains only what is
 # missing when RUN_MISSING=1).

@@ -24,7 +24,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/device.txt"
 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_seed_batch.py 2>&1 |
     tee "$OUT/tests.log" | tail -3
 $P bench --device cuda --json --steps 300 --out results/cost/bench-cuda.json
-$P cost --device cuda --dataset mnist cifar10
+$P cost --device cuda --dataset mnist cifar10 --store
 # The grids still missing runs on the CPU-made store (pepita status --profile paper
 # --by-dataset), grey-scale first; a grid whose data did not travel is skipped at once
 # ("no data"), and finished runs are never recomputed.

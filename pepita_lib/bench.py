@@ -201,4 +201,28 @@ def run_bench(shapes: list[str] | None = None, device: str = "cpu", steps: int =
             # the ceiling: the two large products and the weight update alone, back to back
             "large_products_only_fraction": round(4 * BATCH * d0 * HIDDEN / floor / 1e9 / peak, 3),
         }
+    warnings = impossible_fractions(out)
+    if warnings:
+        out["warnings"] = warnings
     return out
+
+
+def impossible_fractions(result: dict) -> list[str]:
+    """One line for each fraction of the matmul peak above 1 in a ``run_bench`` result.
+
+    A step runs no product faster than the peak product, so a fraction f = GFLOP/s / peak
+    above 1 means the peak was measured low: the machine was busy while it was timed, or
+    the peak measurement is off. Such figures are kept but flagged, never silently shown.
+    """
+    lines = []
+    for shape, row in result.items():
+        if not isinstance(row, dict):
+            continue
+        for key in ("fraction_of_matmul_peak", "large_products_only_fraction"):
+            if row.get(key, 0) > 1:
+                lines.append(
+                    f"{shape}: {key} = {row[key]} > 1 is impossible: the machine was busy "
+                    f"while the peak ({result['matmul_peak_gflops']} GFLOP/s) was timed, or "
+                    f"the peak measurement is off; rerun on an idle machine"
+                )
+    return lines

@@ -260,12 +260,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"{name:<{w}} {prof:<7} {c['finished']:>8} {c['diverged']:>8} {c['missing']:>8}"
                 f" {_hours(secs, unknown, c['missing']):>10}"
             )
-    print(
-        f"est. hours: wall time of the missing runs at the pace of the stored ones (same rule "
-        f"and setup, else any rule on the setup), less the epochs a checkpoint holds, one run "
-        f"at a time; total "
-        f"{_hours(total, total_unknown, 1)}"
-    )
+    print(f"{HOURS_NOTE}\ntotal {_hours(total, total_unknown, 1)}")
     _print_in_progress(args.results)
     return 0
 
@@ -306,8 +301,17 @@ def _status_by_dataset(
                 f" {row['diverged']:>8} {row['missing']:>8}"
                 f" {_hours(row['seconds'], row['unknown'], row['missing']):>10}"
             )
+    print(HOURS_NOTE)
     _print_in_progress(results)
     return 0
+
+
+HOURS_NOTE = (
+    "est. hours: wall time of the missing runs at the pace of the stored ones (same rule and "
+    "setup, else any rule on the setup), less the epochs a checkpoint holds, one run at a "
+    "time. '>=X (N?)': N missing runs have no stored run to set their pace, so X leaves them "
+    "out and is a lower bound; '-': nothing missing."
+)
 
 
 def _hours(seconds: float, unknown: int, missing: int) -> str:
@@ -352,6 +356,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         for k, v in result.items():
             print(k, v)
+    for line in result.get("warnings", []):
+        print(f"pepita bench: warning: {line}", file=sys.stderr)
     return 0
 
 
@@ -362,8 +368,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
     report = cost_report(
         args.device, depths=args.depths, rules=args.rules, datasets=args.dataset, progress=True
     )
-    out = args.out or cost_path(args.results, report["provenance"]["device"])
-    write_json_atomic(out, report)
+    # the stored file is what the cost chapter shows: replaced only on --store
+    out = cost_path(args.results, report["provenance"]["device"]) if args.store else args.out
+    if out:
+        write_json_atomic(out, report)
     for row in report["rows"]:
         print(
             f"{row['dataset']:<8} {row['rule']:<15} depth {row['depth']}: "
@@ -372,7 +380,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
             f"state {row['state_bytes'] / 2**20:6.2f} MiB, "
             f"{row['seconds_per_epoch']:7.2f} s/epoch"
         )
-    print(f"-> {out}")
+    print(f"-> {out}" if out else "not stored (--out FILE keeps it; --store replaces the book's)")
     return 0
 
 
@@ -456,11 +464,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_arg(r)
     r.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("status", help="finished / diverged / missing runs per profile")
-    s.add_argument("experiment", nargs="?")
-    s.add_argument("--profile", choices=PROFILES)
-    s.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE")
-    s.add_argument("--results", default="results", type=Path)
+    s = sub.add_parser(
+        "status",
+        help="finished / diverged / missing runs per profile",
+        description="Finished, diverged and missing runs per experiment and profile, with the "
+        "hours the missing ones need. " + HOURS_NOTE,
+    )
+    s.add_argument("experiment", nargs="?", help="one experiment (default: all)")
+    s.add_argument("--profile", choices=PROFILES, help="one profile (default: all)")
+    s.add_argument(
+        "--filter", action="append", default=[], metavar="KEY=VALUE", help="config field filter"
+    )
+    s.add_argument("--results", default="results", type=Path, help="the run records' folder")
     s.add_argument("--by-dataset", action="store_true", help="one line per experiment and dataset")
     s.set_defaults(func=cmd_status)
 
@@ -479,23 +494,51 @@ def build_parser() -> argparse.ArgumentParser:
     add_theory_parser(sub)
 
     b = sub.add_parser("bench", help="time one epoch of PEPITA 1x1024 against matmul peak")
-    b.add_argument("--shape", action="append", choices=["mnist", "cifar10"])
-    b.add_argument("--device", default="cpu")
+    b.add_argument(
+        "--shape",
+        action="append",
+        choices=["mnist", "cifar10"],
+        help="input shape to time; repeat for both (default: both)",
+    )
+    b.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     b.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
-    b.add_argument("--json", action="store_true")
-    b.add_argument("--out", type=Path, help="also store the result (JSON, with provenance)")
+    b.add_argument("--json", action="store_true", help="print the result as JSON")
+    b.add_argument(
+        "--out",
+        type=Path,
+        help="also write the result there (JSON, with provenance); nothing is written without it",
+    )
     b.add_argument("--threads", type=int, help="CPU threads (default: torch's, all cores)")
     b.set_defaults(func=cmd_bench)
 
     c = sub.add_parser(
         "cost", help="FLOPs, working memory and time per step for each rule and depth"
     )
-    c.add_argument("--device", default="cpu")
-    c.add_argument("--depths", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    c.add_argument("--rules", nargs="+", default=list(COST_RULES), choices=list(RULES))
-    c.add_argument("--dataset", nargs="+", default=["mnist"], choices=["mnist", "cifar10"])
-    c.add_argument("--results", default="results", type=Path)
-    c.add_argument("--out", type=Path, help="default: RESULTS/cost/<device kind>.json")
+    c.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    c.add_argument(
+        "--depths",
+        type=int,
+        nargs="+",
+        default=[1, 2, 3, 4, 5],
+        help="numbers of hidden 1024-unit layers to measure",
+    )
+    c.add_argument(
+        "--rules", nargs="+", default=list(COST_RULES), choices=list(RULES), help="rules to measure"
+    )
+    c.add_argument(
+        "--dataset", nargs="+", default=["mnist"], choices=["mnist", "cifar10"], help="input shape"
+    )
+    c.add_argument(
+        "--results", default="results", type=Path, help="the run records' folder (for --store)"
+    )
+    where = c.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, help="write the report there (JSON)")
+    where.add_argument(
+        "--store",
+        action="store_true",
+        help="replace RESULTS/cost/<device kind>.json, the measurements the cost chapter shows "
+        "(without --out or --store nothing is written)",
+    )
     c.set_defaults(func=cmd_cost)
     return p
 

@@ -172,10 +172,17 @@ def load_arrays(
     except (RuntimeError, OSError) as err:
         why = "not found" if not download else f"download failed: {err}"
         tried.append(f"{root} (torchvision {DATASETS[name][0]}: {why})")
+    # a download that was allowed and failed: suggesting it again would not help
+    fetch = (
+        f"or put torchvision's {DATASETS[name][0]} files under {root} (the download needs a "
+        f"network)"
+        if download
+        else f"or allow a download (--download on the command line, download=True in Python) "
+        f"into {root}"
+    )
     raise DataNotFoundError(
         f"dataset {name!r} not found. Tried: " + "; ".join(tried) + ". Fix: set PEPITA_DATA_DIR "
-        f"to a folder holding {name}.npz, or allow a download (--download on the command line, "
-        f"download=True in Python) into {root}."
+        f"to a folder holding {name}.npz, {fetch}."
     )
 
 

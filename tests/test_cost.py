@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 
 import pytest
 import torch
 
-from pepita_lib.bench import _large_products_step, pepita_step_flops, run_bench
+from pepita_lib.bench import (
+    _large_products_step,
+    impossible_fractions,
+    pepita_step_flops,
+    run_bench,
+)
+from pepita_lib.cli import build_parser, main
 from pepita_lib.cost import PeakTensorMemory, cost_path, count_flops, make_step, measure
 
 B, D0, D1, C = 64, 784, 1024, 10
@@ -44,6 +52,17 @@ def test_bench_reports_every_figure_per_shape():
         m["plain_loop_seconds_per_epoch"] / m["seconds_per_epoch"], rel=0.01
     )
     assert 0 < m["fraction_of_matmul_peak"] and 0 < m["large_products_only_fraction"]
+    assert ("warnings" in out) == bool(impossible_fractions(out))
+
+
+def test_a_fraction_of_peak_above_one_is_flagged():
+    """No product beats the peak product: f > 1 means the peak was timed on a busy machine."""
+    result = {"matmul_peak_gflops": 50.0, "threads": 2}
+    result["mnist"] = {"fraction_of_matmul_peak": 0.62, "large_products_only_fraction": 0.9}
+    assert impossible_fractions(result) == []
+    result["cifar10"] = {"fraction_of_matmul_peak": 1.76, "large_products_only_fraction": 0.99}
+    (line,) = impossible_fractions(result)
+    assert line.startswith("cifar10: fraction_of_matmul_peak = 1.76 > 1 is impossible")
 
 
 def test_depth_adds_one_square_layer_of_work_per_layer():
@@ -89,3 +108,20 @@ def test_state_bytes_are_weights_momentum_and_feedback():
 def test_cost_path_names_the_device_kind(tmp_path):
     assert cost_path(tmp_path, "cuda:0") == tmp_path / "cost" / "cuda.json"
     assert cost_path(tmp_path, "cpu") == tmp_path / "cost" / "cpu.json"
+
+
+def test_cost_writes_only_where_asked(tmp_path, capsys):
+    """The stored file is what the cost chapter shows: a plain `pepita cost` only prints."""
+    args = ["cost", "--depths", "1", "--rules", "pepita", "--results", str(tmp_path)]
+    assert main(args) == 0
+    assert list(tmp_path.iterdir()) == [], "without --out or --store nothing is written"
+    assert main([*args, "--out", str(tmp_path / "mine.json")]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.json"]
+    assert main([*args, "--store"]) == 0
+    assert json.loads(cost_path(tmp_path, "cpu").read_text())["rows"][0]["rule"] == "pepita"
+
+
+@pytest.mark.parametrize("command", ["cost", "bench"])
+def test_every_option_has_help(command):
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert [a.dest for a in sub.choices[command]._actions if not a.help] == []

@@ -83,5 +83,9 @@ def test_failed_download_is_a_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.delenv("PEPITA_DATA_DIR", raising=False)
     monkeypatch.setattr(data_mod, "_from_torchvision", offline)
-    with pytest.raises(DataNotFoundError, match="download failed.*Name or service not known"):
+    with pytest.raises(
+        DataNotFoundError, match="download failed.*Name or service not known"
+    ) as err:
         load_dataset("cifar100", data_root=tmp_path, download=True)
+    assert "--download" not in str(err.value), "the download was allowed: do not suggest it"
+    assert "needs a network" in str(err.value)

@@ -146,7 +146,8 @@ def test_cli_status_by_dataset_prints_one_line_per_dataset(tmp_path):
     out = _cli("status", "afa_vs_pepita", "--profile", "paper", "--by-dataset",
                "--results", str(tmp_path), "--filter", "rule=afa")  # fmt: skip
     assert out.returncode == 0, out.stderr
-    lines = [ln.split() for ln in out.stdout.splitlines()[1:]]
+    lines = [ln.split() for ln in out.stdout.splitlines()[1:] if ln.startswith("afa_vs_pepita")]
+    assert "'>=X (N?)'" in out.stdout, "the est. hours column is explained"
     n = sum(c.rule == "afa" and c.dataset == "mnist"
             for c in get_experiment("afa_vs_pepita").configs("paper"))  # fmt: skip
     assert [ln[:6] for ln in lines] == [
