@@ -177,7 +177,7 @@ def test_deep_rates_are_their_complete_searches_best():
 def test_deep_lr_search_stays_registered_once_its_rates_are_entered(monkeypatch):
     # copying a search's best rate into DEEP_LR must not drop that search from the grid
     # (the chapter shows the search next to the rate it gave)
-    import pepita_lib.experiments as ex
+    from pepita_lib.experiments import rates as ex
 
     with_rates = {run_id(c) for c in get_experiment("deep_lr_search").configs("paper")}
     monkeypatch.setattr(ex, "DEEP_LR", {})

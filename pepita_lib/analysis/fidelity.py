@@ -14,7 +14,7 @@ from ..experiments.fidelity import (
     stage_configs,
 )
 from ..protocol import val_score
-from ..store import find_record
+from ..store import find_record, records_to_frames
 
 
 def label(candidate: dict) -> str:
@@ -79,3 +79,92 @@ def final_accuracies(name: str, results_dir: str | Path) -> pd.Series:
         },
         dtype=float,
     )
+
+
+# fidelity cell -> the published number it answers (references.REFERENCES ids); Fashion-MNIST
+# has no published value, its WM cell is compared with plain PEPITA instead
+CELL_REFERENCE: dict[str, str] = {
+    "DRTP (tanh), MNIST": "icml22_fc_drtp_mnist",
+    "PEPITA + WD, MNIST": "iclr24_t2_wd_mnist",
+    "FA, CIFAR-10": "icml22_fc_fa_cifar10",
+    "PEPITA + Norm, CIFAR-10": "iclr24_t2_norm_cifar10",
+    "PEPITA + WM (authors' schedule), MNIST": "iclr24_t2_wm_mnist",
+    "PEPITA + WM (authors' schedule), CIFAR-10": "iclr24_t2_wm_cifar10",
+}
+
+
+def _where(name: str, results_dir: str | Path) -> str:
+    """How far the protocol has got for one cell, in words."""
+    table = protocol_table(name, results_dir)
+    searched = table["search run"].ne("missing").sum()
+    if searched < len(table):
+        return f"short search {searched} of {len(table)} candidates run"
+    kept = table[table["survived"]]
+    if kept.empty:
+        return "short search done; survivors not yet copied"
+    full = [
+        f"{c} {v:.2f}%" if pd.notna(v) else f"{c} (not run yet)"
+        for c, v in zip(kept["candidate"], kept["validation % (100 epochs)"])
+    ]
+    return "survivors after 100 epochs on validation: " + "; ".join(full)
+
+
+def cell_sentence(name: str, results_dir: str | Path) -> str:
+    """One line on a cell: its chosen value and test accuracy over seeds beside the published
+    number, or how far its protocol has got."""
+    from ..references import BY_ID
+
+    ref = BY_ID.get(CELL_REFERENCE.get(name, ""))
+    published = f" (published {ref.published:.2f})" if ref else ""
+    if name not in FIDELITY_CHOICE:
+        return f"{name}: {_where(name, results_dir)}."
+    acc = final_accuracies(name, results_dir)
+    chosen = label(FIDELITY_CHOICE[name])
+    if acc.empty:
+        return f"{name}: chose {chosen}; its seed runs are not stored yet{published}."
+    sd = f" ± {acc.std():.2f}" if len(acc) > 1 else ""
+    return f"{name}: chose {chosen}; {acc.mean():.2f}{sd}% over {len(acc)} seeds{published}."
+
+
+# fidelity cell -> the runs it replaces: (experiment, filters, label). Their curves beside
+# the chosen setting's show what changed.
+BEFORE: dict[str, tuple[str, dict, str]] = {
+    "DRTP (tanh), MNIST": (
+        "baselines",
+        {"rule": "drtp", "dataset": "mnist"},
+        "ReLU, lr 1e-4 (main table)",
+    ),
+    "FA, CIFAR-10": ("baselines", {"rule": "fa", "dataset": "cifar10"}, "lr 0.01 (main table)"),
+    "PEPITA + WD, MNIST": (
+        "going_deeper",
+        {"hidden": "1024", "dataset": "mnist", "rule": "pepita", "weight_decay": "0.0001"},
+        "weight decay 1e-4 (going deeper)",
+    ),
+}
+
+
+def _chosen_records(name: str, results_dir: str | Path) -> tuple[list[dict], str]:
+    """The seed runs at the chosen value, else the full-schedule validation runs."""
+    final = [r for r in stage_records(name, "final", results_dir).values() if r]
+    if final:
+        return final, f"{label(FIDELITY_CHOICE[name])} (chosen, test)"
+    confirm = [r for r in stage_records(name, "confirm", results_dir).values() if r]
+    return confirm, "survivors, 100 epochs (validation split)"
+
+
+def before_after_history(name: str, results_dir: str | Path) -> pd.DataFrame:
+    """Per-epoch history of the runs a cell replaces and of its new runs, with a
+    ``Variant`` column (the new runs' candidate label is kept in ``candidate``)."""
+    from ..report import load_runs
+
+    experiment, filters, before_label = BEFORE[name]
+    _, old, _ = load_runs(experiment, "paper", results_dir, filters)
+    records, after_label = _chosen_records(name, results_dir)
+    _, new = records_to_frames(records)
+    knobs = FIDELITY_CELLS[name].knobs
+    if not new.empty:
+        new["candidate"] = new[list(knobs)].apply(lambda r: label(r.to_dict()), axis=1)
+    frames = [
+        f.assign(Variant=v) for f, v in ((old, before_label), (new, after_label)) if not f.empty
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
