@@ -156,7 +156,7 @@ def test_ode_drift_is_the_mean_update(rule):
     op = _random_op(1)
     eta = 0.7
     dQ, dR, dv, dS = th.ode_rhs(op, rule, eta)
-    b = th.feedback(rule, op)
+    b = th.feedback(rule, op.v, op.S)
     # fields: lambda_0, lambda_1, nu_0, nu_1, phi
     C = op.covariance()
 
