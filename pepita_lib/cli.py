@@ -225,7 +225,8 @@ def _report_outcomes(outcomes, quiet: bool) -> dict[str, int]:
         if detail and detail not in said:
             said.add(detail)
             print(f"pepita: {outcome}", file=sys.stderr)
-        print(f"{key}: {cfg.rule} {cfg.dataset} seed={cfg.seed} id={run_id(cfg)}", file=sys.stderr)
+        where = cfg.dataset if isinstance(cfg, TrainConfig) else "Gaussian inputs"  # theory
+        print(f"{key}: {cfg.rule} {where} seed={cfg.seed} id={run_id(cfg)}", file=sys.stderr)
     return counts
 
 
@@ -489,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)
     sub.add_parser("rules", help="list learning rules").set_defaults(func=cmd_rules)
 
-    from .theory_cli import add_theory_parser
+    from .theory.cli import add_theory_parser
 
     add_theory_parser(sub)
 

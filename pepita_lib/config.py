@@ -170,7 +170,18 @@ def value_problems(cfg: TrainConfig) -> list[str]:
     return problems
 
 
-def run_id(config: TrainConfig) -> str:
-    """Content hash of a config: 16 hex digits of sha256 over its non-default settings."""
-    blob = json.dumps(config.non_default(), sort_keys=True, separators=(",", ":"))
+def content_hash(settings: dict[str, Any]) -> str:
+    """16 hex digits of sha256 over ``settings`` as compact JSON with sorted keys."""
+    blob = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_id(config: Any) -> str:
+    """Content hash of a config: 16 hex digits of sha256 over its non-default settings.
+
+    A config of another kind of run (such as the teacher-student theory's) names its own
+    records with its ``run_id()`` method; the store and the runner call this function alike.
+    """
+    if not isinstance(config, TrainConfig):
+        return config.run_id()
+    return content_hash(config.non_default())

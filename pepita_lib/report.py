@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import run_id
+from .config import TrainConfig, run_id
 from .experiments import filter_configs, get_experiment
 from .runner import run_experiment
 from .store import find_record, records_to_frames
@@ -63,6 +63,27 @@ def load_runs(
     for key, value in (filters or {}).items():
         values = [value] if isinstance(value, str | int | float) else list(value)
         configs = [c for v in values for c in filter_configs(configs, {key: str(v)})]
+    found = load_records(experiment, profile, results_dir, configs, run_missing, device)
+    records = [rec for rec in found if rec is not None]
+    missing = [cfg for cfg, rec in zip(configs, found) if rec is None]
+    runs, hist = records_to_frames(records)
+    for frame in (runs, hist):
+        if not frame.empty:
+            frame["Rule"] = frame["rule"].map(RULE_LABELS).fillna(frame["rule"])
+            frame["Dataset"] = frame["dataset"].map(DATASET_LABELS).fillna(frame["dataset"])
+    return runs, hist, missing
+
+
+def load_records(
+    experiment: str,
+    profile: str,
+    results_dir: str | Path,
+    configs: list,
+    run_missing: bool = False,
+    device: str = "auto",
+) -> list[dict | None]:
+    """The stored record of each of ``configs`` of ``experiment`` (None where missing); with
+    ``run_missing`` the missing ones are made (trained or computed) and stored first."""
     if run_missing:
         wanted = {run_id(c) for c in configs}
         # chapters train only when asked, and may then fetch the data through torchvision
@@ -77,22 +98,19 @@ def load_runs(
             only=wanted,
         ):
             pass
-    records, missing = [], []
-    for cfg in configs:
-        rec = find_record(results_dir, experiment, cfg)
-        (records.append(rec) if rec is not None else missing.append(cfg))
-    runs, hist = records_to_frames(records)
-    for frame in (runs, hist):
-        if not frame.empty:
-            frame["Rule"] = frame["rule"].map(RULE_LABELS).fillna(frame["rule"])
-            frame["Dataset"] = frame["dataset"].map(DATASET_LABELS).fillna(frame["dataset"])
-    return runs, hist, missing
+    return [find_record(results_dir, experiment, cfg) for cfg in configs]
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 def missing_note(experiment: str, profile: str, missing: list, max_lines: int = 12) -> str:
     """Markdown saying which runs are not stored yet and the command that makes them."""
     if not missing:
         return f"All {experiment} runs this chapter uses under the `{profile}` profile are stored."
+    if not isinstance(missing[0], TrainConfig):
+        return _missing_note_untrained(experiment, profile, missing, max_lines)
     # settings (besides seed, rule, dataset, depth) that tell the missing runs apart
     dicts = [c.to_dict() for c in missing]
     fixed = {"seed", "rule", "dataset", "hidden"}
@@ -107,16 +125,13 @@ def missing_note(experiment: str, profile: str, missing: list, max_lines: int = 
         key = (c.rule, c.dataset, "x".join(map(str, c.hidden)), extra)
         groups.setdefault(key, []).append(c.seed)
 
-    def runs(n: int) -> str:
-        return f"{n} run" if n == 1 else f"{n} runs"
-
-    lines = [f"**Not run yet** ({runs(len(missing))} of `{experiment}`, profile `{profile}`):", ""]
+    lines = [f"**Not run yet** ({_runs(len(missing))} of `{experiment}`, profile `{profile}`):", ""]
     for (rule, ds, hidden, extra), seeds in sorted(groups.items())[:max_lines]:
         ids = ", ".join(map(str, sorted(set(seeds))))
         lines.append(
             f"- {RULE_LABELS.get(rule, rule)} on {DATASET_LABELS.get(ds, ds)}, hidden {hidden}"
             + (f" ({extra})" if extra else "")
-            + f", {runs(len(seeds))} (seed{'s' if ',' in ids else ''} {ids}): "
+            + f", {_runs(len(seeds))} (seed{'s' if ',' in ids else ''} {ids}): "
             f"`pepita run {experiment} --profile {profile} --filter rule={rule} "
             f"--filter dataset={ds}"
             + (f" --filter hidden={hidden.replace('x', ',')}" if "x" in hidden else "")
@@ -128,6 +143,29 @@ def missing_note(experiment: str, profile: str, missing: list, max_lines: int = 
             f"- and {len(groups) - max_lines} more groups: `pepita status {experiment}` lists "
             f"them, `pepita run {experiment} --profile {profile}` runs them all"
         )
+    return "\n".join(lines)
+
+
+def _missing_note_untrained(experiment: str, profile: str, missing: list, max_lines: int) -> str:
+    """:func:`missing_note` for runs that are not training runs (the teacher-student theory's):
+    one line per setting that tells them apart, with the filters that select it."""
+    dicts = [c.to_dict() for c in missing]
+    varying = [k for k in dicts[0] if k != "seed" and len({str(d[k]) for d in dicts}) > 1]
+    groups: dict[str, list[int]] = {}
+    for d in dicts:
+        groups.setdefault(" ".join(f"--filter {k}={d[k]}" for k in varying), []).append(d["seed"])
+    n = len(missing)
+    lines = [f"**Not run yet** ({_runs(n)} of `{experiment}`, profile `{profile}`):", ""]
+    for filters, seeds in sorted(groups.items())[:max_lines]:
+        ids = ", ".join(map(str, sorted(set(seeds))))
+        lines.append(
+            f"- {filters.replace('--filter ', '') or 'all'}, {_runs(len(seeds))} "
+            f"(seed{'s' if ',' in ids else ''} {ids}): "
+            f"`pepita run {experiment} --profile {profile}{' ' if filters else ''}{filters}`"
+        )
+    if len(groups) > max_lines:
+        lines.append(f"- and {len(groups) - max_lines} more: `pepita run {experiment} "
+                     f"--profile {profile}` runs them all")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import statistics
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -152,6 +153,8 @@ def epoch_seconds(records: Iterable[dict]) -> dict[tuple, float]:
 def estimate_seconds(cfg: TrainConfig, per_epoch: dict[tuple, float]) -> float | None:
     """Wall seconds one run of ``cfg`` should take at the pace of the stored runs (same rule
     and setup, else any rule on the same setup); None when nothing comparable is stored."""
+    if not isinstance(cfg, TrainConfig):
+        return None  # not a training run (the theory's): no epochs to time it by
     key = _cost_key(cfg)
     rate = per_epoch.get(key, per_epoch.get((None, *key[1:])))
     return None if rate is None else rate * cfg.epochs
@@ -213,7 +216,8 @@ def coverage(
     for name in EXPERIMENTS if experiments is None else experiments:
         by_dataset: dict[str, list[tuple[TrainConfig, dict | None]]] = {}
         for cfg, rec in plan(name, profile, results_dir, filters):
-            by_dataset.setdefault(cfg.dataset, []).append((cfg, rec))
+            dataset = cfg.dataset if isinstance(cfg, TrainConfig) else "-"
+            by_dataset.setdefault(dataset, []).append((cfg, rec))
         for dataset, planned in by_dataset.items():
             seconds, unknown = remaining_of(planned, per_epoch, saved)
             rows.append({"experiment": name, "dataset": dataset, **count_states(planned),
@@ -263,6 +267,10 @@ def run_experiment(
     if only is not None:
         todo = [(cfg, rec) for cfg, rec in todo if run_id(cfg) in only]
     yield from _move_corrupt(corrupt, [cfg for cfg, _ in todo])
+    compute = get_experiment(experiment).compute
+    if compute is not None:
+        yield from compute_missing(todo, compute, results_dir, experiment, progress)
+        return
     missing = sorted((cfg for cfg, rec in todo if rec is None), key=lambda c: str(_data_key(c)))
     for cfg, rec in todo:
         if rec is not None:
@@ -451,5 +459,24 @@ def write_unit(
             yield cfg, result
         return
     for cfg, rec in zip(unit, result):
+        write_record(record_path(results_dir, experiment, cfg), rec)
+        yield cfg, rec["status"]
+
+
+def compute_missing(
+    todo: list[tuple[Any, dict | None]],
+    compute: Callable[[Any], dict],
+    results_dir: str | Path,
+    experiment: str,
+    progress: bool = True,
+) -> Iterator[tuple[Any, str]]:
+    """Runs that are not trained (the teacher-student theory's): each missing record made by
+    the experiment's own ``compute`` and written to the store; yields (cfg, outcome)."""
+    missing = [cfg for cfg, rec in todo if rec is None]
+    for cfg, rec in todo:
+        if rec is not None:
+            yield cfg, "cached"
+    for cfg in tqdm(missing, desc=experiment, unit="run", disable=not progress):
+        rec = compute(cfg)
         write_record(record_path(results_dir, experiment, cfg), rec)
         yield cfg, rec["status"]

@@ -24,8 +24,11 @@ import pandas as pd
 
 from .config import TrainConfig, run_id
 from .divergence import blowup, num_classes_of
+from .theory.runs import EXPERIMENT as THEORY
+from .theory.runs import TheoryConfig
 
 REQUIRED_KEYS = ("run_id", "status", "config", "history", "final", "provenance")
+THEORY_KEYS = ("id", "status", "config", "alpha", "init", "ode", "sim", "provenance")
 STATUSES = ("finished", "diverged")
 CORRUPT_SUFFIX = ".corrupt"
 
@@ -81,6 +84,8 @@ def read_record(path: str | Path) -> dict:
 def validate_record(rec: dict, path: str | Path) -> dict:
     """``rec`` if it is a usable run record stored at ``path``, else a :class:`RecordError`:
     every required key, a known status, a config that builds and hashes to the file name."""
+    if rec.get("experiment") == THEORY:
+        return validate_theory_record(rec, path)
     missing = [k for k in REQUIRED_KEYS if k not in rec]
     if missing:
         raise RecordError(path, f"missing key(s) {', '.join(missing)}")
@@ -98,6 +103,24 @@ def validate_record(rec: dict, path: str | Path) -> dict:
         raise RecordError(
             path, f"config hashes to run id {rid} and record says {rec['run_id']}, not {stem}"
         )
+    return rec
+
+
+def validate_theory_record(rec: dict, path: str | Path) -> dict:
+    """:func:`validate_record` for a teacher-student record (:mod:`pepita_lib.theory.runs`):
+    its keys, a known status, and a :class:`TheoryConfig` whose run id is the file's name."""
+    missing = [k for k in THEORY_KEYS if k not in rec]
+    if missing:
+        raise RecordError(path, f"missing key(s) {', '.join(missing)}")
+    if rec["status"] not in STATUSES:
+        raise RecordError(path, f"unknown status {rec['status']!r} (expected finished or diverged)")
+    try:
+        rid = TheoryConfig(**rec["config"]).run_id()
+    except (TypeError, ValueError) as err:
+        raise RecordError(path, f"config is not valid ({err})") from None
+    stem = Path(path).stem
+    if rid != stem or rec["id"] != stem:
+        raise RecordError(path, f"config hashes to run id {rid} and record says {rec['id']}")
     return rec
 
 
@@ -156,7 +179,7 @@ def move_aside(path: str | Path) -> Path:
 
 def run_folders(results_dir: str | Path) -> list[Path]:
     """The folders of ``results_dir`` that hold run records (one per registered
-    experiment; ``theory`` and ``cost`` hold other kinds of records)."""
+    experiment; ``cost`` holds another kind of record)."""
     from .experiments import EXPERIMENTS
 
     return [p for p in sorted(Path(results_dir).glob("*")) if p.is_dir() and p.name in EXPERIMENTS]

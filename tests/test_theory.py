@@ -8,14 +8,23 @@ some margin (the measured values are in the comments).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pepita_lib import theory as th
-from pepita_lib.theory_cli import add_theory_parser
+from pepita_lib.config import run_id
+from pepita_lib.experiments import filter_configs, get_experiment
+from pepita_lib.report import missing_note
+from pepita_lib.runner import run_experiment, status
+from pepita_lib.store import find_record
+from pepita_lib.theory.cli import add_theory_parser, config_from, flag
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 MC_SAMPLES = 1_000_000
 
@@ -147,7 +156,7 @@ def test_ode_drift_is_the_mean_update(rule):
     op = _random_op(1)
     eta = 0.7
     dQ, dR, dv, dS = th.ode_rhs(op, rule, eta)
-    b = th.feedback(rule, op)
+    b = th.feedback(rule, op.v, op.S)
     # fields: lambda_0, lambda_1, nu_0, nu_1, phi
     C = op.covariance()
 
@@ -181,6 +190,13 @@ def test_ode_drift_is_the_mean_update(rule):
 # --------------------------------------------------------------------------------------
 
 
+def _run(rule, N, K, M, lr, sigma_f, a, alpha, seed, **settings):
+    """One stored-format record of ``run_theory`` for these settings."""
+    cfg = th.TheoryConfig(rule=rule, N=N, K=K, M=M, lr=lr, sigma_f=sigma_f,
+                          teacher_overlap=a, alpha=alpha, seed=seed, **settings)  # fmt: skip
+    return th.run_theory(cfg)
+
+
 def _max_rel(a, b) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return float(np.max(np.abs(a - b) / b))
@@ -194,7 +210,7 @@ def test_bp_and_dfa_odes_match_simulation(rule):
     plateau before alpha = 20; each ODE starts from its simulation's initial weights."""
     ode, sim = [], []
     for seed in range(3):
-        rec = th.run_theory(rule, 1000, 2, 2, 0.5, 0.05, 0.6, 20.0, seed, n_points=15, n_test=0)
+        rec = _run(rule, 1000, 2, 2, 0.5, 0.05, 0.6, 20.0, seed, n_points=15, n_test=0)
         assert rec["status"] == "finished"
         ode.append(rec["ode"]["eps_g"])
         sim.append(rec["sim"]["eps_g"])
@@ -210,14 +226,14 @@ SPEC_CHECK = dict(N=500, K=2, M=2, lr=0.2, sigma_f=0.05, teacher_overlap=0.6)
 def _afa_ode_and_sims(seed: int, sigma_f: float, alpha: float = 100.0):
     """ODE (AFA limit) and the AFA and exact-PEPITA simulations from one initialisation."""
     p = SPEC_CHECK
-    r_init, _, _ = th._rngs(seed)
+    r_init, _, _ = th.rngs(seed)
     ts = th.init_teacher_student(p["N"], p["K"], p["M"], p["teacher_overlap"], r_init)
     alphas = th.alpha_grid(alpha, 20, 0.01)
     steps = np.rint(alphas * p["N"]).astype(int)
     ode = th.integrate_ode(th.order_params(ts), "afa", p["lr"], alphas, 0.01)["eps_g"]
     sims = {}
     for rule in ("afa", "pepita"):
-        _, r_stream, _ = th._rngs(seed)  # the same samples for both rules
+        _, r_stream, _ = th.rngs(seed)  # the same samples for both rules
         sims[rule] = th.simulate(ts, rule, p["lr"], sigma_f, steps, r_stream)["eps_g"]
     return ode, sims
 
@@ -255,7 +271,7 @@ def test_ode_step_size_convergence():
 
 
 def test_same_seed_same_initialisation_across_rules():
-    recs = [th.run_theory(r, 60, 2, 2, 0.2, 0.05, 0.6, 1.0, 3, n_points=5, n_test=0)
+    recs = [_run(r, 60, 2, 2, 0.2, 0.05, 0.6, 1.0, 3, n_points=5, n_test=0)
             for r in th.RULES]  # fmt: skip
     assert all(r["init"] == recs[0]["init"] for r in recs)
 
@@ -273,7 +289,7 @@ def test_feedback_scaling_with_teacher_overlap():
 
 
 def test_simulation_test_set_agrees_with_analytic_eps_g():
-    rec = th.run_theory("afa", 200, 2, 2, 0.2, 0.05, 0.6, 5.0, 0, n_points=5, n_test=20_000)
+    rec = _run("afa", 200, 2, 2, 0.2, 0.05, 0.6, 5.0, 0, n_points=5, n_test=20_000)
     ana = np.array(rec["sim"]["eps_g"])
     meas = np.array(rec["sim"]["eps_g_test"])
     se = np.array(rec["sim"]["eps_g_test_se"])
@@ -326,18 +342,60 @@ def test_cli_rejects_unknown_rule():
         _parser().parse_args(["theory", "--rule", "magic"])
 
 
-def test_load_or_run(tmp_path):
-    cfg = th.make_config("dfa", 40, 2, 2, 0.2, 0.05, 0.6, 0.5, 0, n_points=4, n_test=0)
-    rec, cmd = th.load_or_run(cfg, tmp_path, run_missing=False)
-    assert rec is None and cmd.startswith("pepita theory --rule dfa --N 40")
-    assert f"{th.config_id(cfg)}.json" in cmd
-    rec, _ = th.load_or_run(cfg, tmp_path, run_missing=True)
-    again, _ = th.load_or_run(cfg, tmp_path, run_missing=False)
-    assert rec == again and rec["config"] == cfg
-    # the command in the note rebuilds exactly this config (same hash, same file)
-    args = _parser().parse_args(cmd.split()[1:])
-    assert th.config_id(
-        th.make_config(args.rule, args.N, args.K, args.M, args.lr, args.sigma_f,
-                       args.teacher_overlap, args.alpha, args.seed, args.dt, args.points,
-                       args.test_samples)
-    ) == th.config_id(cfg)  # fmt: skip
+def test_cli_flags_rebuild_the_config():
+    """The flags generated from the config's fields rebuild a config with the same run id."""
+    cfg = th.TheoryConfig(rule="dfa", N=40, lr=0.3, teacher_overlap=0.0, alpha=0.5, n_test=0)
+    argv = [x for f in dataclasses.fields(cfg) for x in (flag(f), str(getattr(cfg, f.name)))]
+    assert config_from(_parser().parse_args(["theory", *argv])) == cfg
+    assert config_from(_parser().parse_args(["theory"])) == th.TheoryConfig()
+
+
+def test_config_fixes_types_so_the_id_does_not_depend_on_them():
+    a = th.TheoryConfig(N=500.0, alpha=300, seed=1.0)
+    b = th.TheoryConfig(N=500, alpha=300.0, seed=1)
+    assert a.to_dict() == b.to_dict() and run_id(a) == run_id(b)
+    assert type(a.N) is int and type(a.alpha) is float
+    with pytest.raises(ValueError, match="N must be an integer >= 1"):
+        th.TheoryConfig(N=2.5)
+
+
+def test_theory_runs_go_through_the_shared_registry_and_store(tmp_path):
+    """``pepita run theory`` computes a missing run into results/theory/<run id>.json, the
+    shared lookup finds it, status counts it, and the missing note's command selects it."""
+    grid = get_experiment("theory").configs("smoke")
+    missing = [c for c in grid if c.rule in ("bp", "dfa")]
+    assert len(missing) == 2 and status("theory", "smoke", tmp_path)["missing"] == len(grid)
+    note = missing_note("theory", "smoke", missing)
+    commands = [line.split("`")[1].split() for line in note.splitlines()[2:]]
+    selected = []
+    for command in commands:
+        assert command[:5] == ["pepita", "run", "theory", "--profile", "smoke"]
+        assert set(command[5::2]) == {"--filter"}
+        selected += filter_configs(grid, dict(kv.split("=", 1) for kv in command[6::2]))
+    assert selected == missing  # each line's command selects exactly its runs
+    filters = dict(kv.split("=", 1) for kv in commands[1][6::2])
+    wanted = filter_configs(grid, filters)
+    outcomes = list(run_experiment("theory", "smoke", tmp_path, filters, progress=False))
+    assert outcomes == [(wanted[0], "finished")]
+    rec = find_record(tmp_path, "theory", wanted[0])
+    assert (tmp_path / "theory" / f"{run_id(wanted[0])}.json").is_file()
+    assert rec["id"] == run_id(wanted[0]) and rec["config"] == wanted[0].to_dict()
+    assert status("theory", "smoke", tmp_path) == {
+        "finished": 1, "diverged": 0, "missing": len(grid) - 1}  # fmt: skip
+    again = list(run_experiment("theory", "smoke", tmp_path, filters, progress=False))
+    assert again == [(wanted[0], "cached")]
+
+
+def test_every_stored_theory_record_keeps_its_name_and_is_found():
+    """Each stored record's config hashes to its file name, and ``pepita status`` finds every
+    stored record under the profile that made it (28 under ``paper`` before the library's
+    theory became a package)."""
+    paths = sorted((RESULTS / "theory").glob("*.json"))
+    assert paths, "no stored theory records"
+    for path in paths:
+        rec = json.loads(path.read_text())
+        cfg = th.TheoryConfig(**rec["config"])
+        assert run_id(cfg) == path.stem == rec["id"]
+        assert cfg.to_dict() == rec["config"]
+    counts = status("theory", "paper", RESULTS)
+    assert counts["finished"] + counts["diverged"] == len(paths) == 28

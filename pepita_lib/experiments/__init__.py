@@ -7,14 +7,15 @@
 - :mod:`.feedback`: ``afa_vs_pepita``, ``fscale_lr_search``, ``afa_fscale``, ``f_init``;
 - :mod:`.mirroring`: ``weight_mirroring``, ``wm_gain``, ``wm_tuning``;
 - :mod:`.ff`: ``forward_forward``, ``activations``, ``activations_lr_search``;
-- :mod:`.fidelity`: ``fidelity_search``, ``fidelity_confirm``, ``fidelity``.
+- :mod:`.fidelity`: ``fidelity_search``, ``fidelity_confirm``, ``fidelity``;
+- :mod:`.theory`: ``theory``, the teacher-student runs (computed, not trained).
 
 The modules import one another only downwards (registry and rates first, themes after), so
 there is no cycle; importing this package registers every grid. Nothing here imports torch:
 background processes import the registry before every run.
 """
 
-from . import depth, feedback, ff, fidelity, main, mirroring, rates, registry
+from . import depth, feedback, ff, fidelity, main, mirroring, rates, registry, theory
 from .depth import (
     DEEP_LR_GRID,
     DEEP_LR_GRID_NORM,
@@ -185,4 +186,5 @@ __all__ = [
     "mirroring",
     "rates",
     "registry",
+    "theory",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..config import TrainConfig
 
@@ -36,6 +37,9 @@ class Experiment:
     name: str
     description: str
     grid: Callable[[str], list[TrainConfig]]
+    # how one missing record is made when the runs are not training runs (the teacher-student
+    # theory: config -> record); None: the runner trains them
+    compute: Callable[[Any], dict] | None = None
 
     def configs(self, profile: str) -> list[TrainConfig]:
         schedule(profile)  # validates the profile name
@@ -45,12 +49,12 @@ class Experiment:
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
-def register(name: str, description: str) -> Callable:
+def register(name: str, description: str, compute: Callable[[Any], dict] | None = None) -> Callable:
     if name in EXPERIMENTS:
         raise ValueError(f"experiment {name!r} is registered already")
 
     def wrap(grid: Callable[[str], list[TrainConfig]]) -> Callable:
-        EXPERIMENTS[name] = Experiment(name, description, grid)
+        EXPERIMENTS[name] = Experiment(name, description, grid, compute)
         return grid
 
     return wrap
@@ -91,7 +95,7 @@ def filter_configs(configs: list[TrainConfig], filters: dict[str, str]) -> list[
     """Keep configs whose fields match every ``key=value`` (compared as strings)."""
     if not filters:
         return configs
-    known = set(TrainConfig().to_dict())
+    known = set(configs[0].to_dict() if configs else TrainConfig().to_dict())
     bad = set(filters) - known
     if bad:
         raise ValueError(
