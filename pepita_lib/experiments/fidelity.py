@@ -80,7 +80,9 @@ FIDELITY_SURVIVORS: dict[str, tuple[dict, ...]] = {
 }
 
 # Stage 2 -> the chosen value, copied from protocol.choose over fidelity_confirm records.
-FIDELITY_CHOICE: dict[str, dict] = {}
+FIDELITY_CHOICE: dict[str, dict] = {
+    "DRTP (tanh), MNIST": {"lr": 0.01},
+}
 
 
 def stage_configs(name: str, stage: str, profile: str = "paper") -> list[TrainConfig]:
