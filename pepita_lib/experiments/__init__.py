@@ -72,6 +72,7 @@ from .main import (
 )
 from .mirroring import (
     WM_GAIN_EPOCHS,
+    WM_GAIN_HELD,
     WM_GAIN_VARIANTS,
     WM_TUNING,
     WM_VARIANTS,
@@ -106,6 +107,7 @@ from .registry import (
 )
 
 __all__ = [
+    "WM_GAIN_HELD",
     "ACTIVATION_LR",
     "ACTIVATION_LR_GRID",
     "ACTIVATION_SEEDS",

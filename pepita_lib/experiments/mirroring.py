@@ -37,6 +37,27 @@ def _weight_mirroring(profile: str) -> list[TrainConfig]:
     ]
 
 
+# Our remedy for the runaway gain under per-batch mirroring (not the authors'): after each
+# mirror round F is rescaled so that ||W_1 F||_2 stays at its value at initialisation. The
+# same cells as "factorised F + WM" of weight_mirroring, with the gain held.
+WM_GAIN_HELD = {"rule": "pepita_wm", "wm_hold_gain": True}
+
+
+@register(
+    "wm_gain_held",
+    "PEPITA + weight mirroring after every batch with the feedback gain ||W_1 F|| held at its "
+    "initial value (our variant), 1x1024, MNIST, Fashion-MNIST and CIFAR-10, 3 seeds",
+)
+def _wm_gain_held(profile: str) -> list[TrainConfig]:
+    return [
+        cfg
+        for ds in ("mnist", "fashion_mnist", "cifar10")
+        for cfg in variant_grid(
+            profile, {"gain held": WM_GAIN_HELD}, dataset=ds, lr=paper_lr("pepita", ds)
+        )
+    ]
+
+
 # Why mirroring blows up on Fashion-MNIST: the first 30 epochs of two weight_mirroring cells
 # (the same configs but for the epoch count: the same trajectories up to float rounding),
 # now logging the gain ||W_1 F||_2 of the first layer's effective feedback every epoch.
