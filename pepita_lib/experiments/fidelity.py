@@ -77,6 +77,7 @@ FIDELITY_SURVIVORS: dict[str, tuple[dict, ...]] = {
     "DRTP (tanh), MNIST": ({"lr": 0.03}, {"lr": 0.01}),
     "PEPITA + WD, MNIST": ({"weight_decay": 3e-5}, {"weight_decay": 1e-5}),
     "FA, CIFAR-10": ({"lr": 0.001}, {"lr": 0.0003}),
+    "PEPITA + Norm, CIFAR-10": ({"lr": 3.0}, {"lr": 1.0}),
 }
 
 # Stage 2 -> the chosen value, copied from protocol.choose over fidelity_confirm records.
