@@ -33,8 +33,12 @@ def test_blowup_is_the_first_loss_above_ten_times_the_first():
     assert wm.blowup_index(np.array([])) is None
     h = _hist({"a": [0.5, 0.3, 6.0], "b": [0.5, 0.4, 0.3]})
     assert wm.blown_runs(h) == {"a"}
-    text = wm.blowup_sentences(h)
-    assert "seed 0" in text and "at epoch 3" in text and "seed 1" not in text
+    table = wm.blowup_table(h)
+    assert table[["seed", "blown up from epoch", "worst loss"]].values.tolist() == [[0, 3, "6"]]
+    text = wm.blowup_summary(table)
+    assert text.startswith("factorised F + WM on Fashion-MNIST (1 seed): the training loss first")
+    assert "at epoch 3 and peaks at 6 to 6" in text
+    assert wm.blowup_summary(wm.blowup_table(h[h["run_id"] == "b"])).startswith("no stored run")
 
 
 def test_with_epoch0_prepends_the_initial_state():

@@ -45,21 +45,48 @@ def blown_runs(hist: pd.DataFrame) -> set[str]:
     return {rid for rid, loss in by_run if blowup_index(loss.to_numpy()) is not None}
 
 
-def blowup_sentences(hist: pd.DataFrame) -> str:
-    """One clause per blown-up run: its loss after epoch 1, at its worst, and when it first
-    passed BLOWUP_FACTOR times its start."""
-    out = []
-    for _, h in hist.sort_values("epoch").groupby("run_id"):
+def epoch_span(epochs: list[int]) -> str:
+    """'first-last' of a set of epochs, one epoch if they agree."""
+    lo, hi = min(epochs), max(epochs)
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
+def blowup_table(hist: pd.DataFrame) -> pd.DataFrame:
+    """One row per blown-up run: its training loss after epoch 1, at its worst, and the
+    epoch where it first passed BLOWUP_FACTOR times its start."""
+    rows = []
+    for _, h in hist.sort_values(["Dataset", "Variant", "seed", "epoch"]).groupby(
+        "run_id", sort=False
+    ):
         loss = h["train_loss"].to_numpy(dtype=float)
         k = blowup_index(loss)
         if k is not None:
             r = h.iloc[0]
-            out.append(
-                f"{r['Variant']} on {r['Dataset']} (seed {r['seed']}): training loss "
-                f"{loss[0]:.2f} after epoch 1, {np.nanmax(loss):.3g} at its worst, first "
-                f"above ten times its start at epoch {int(h['epoch'].iloc[k])}"
+            rows.append(
+                {
+                    "Dataset": r["Dataset"],
+                    "Variant": r["Variant"],
+                    "seed": int(r["seed"]),
+                    "loss after epoch 1": f"{loss[0]:.2f}",
+                    "worst loss": f"{np.nanmax(loss):.3g}",
+                    "blown up from epoch": int(h["epoch"].iloc[k]),
+                }
             )
-    return "; ".join(out) + "." if out else "no stored run shows a blow-up of its training loss."
+    return pd.DataFrame(rows)
+
+
+def blowup_summary(table: pd.DataFrame) -> str:
+    """:func:`blowup_table` in one sentence: which cells, over how many seeds, when."""
+    if table.empty:
+        return "no stored run shows a blow-up of its training loss."
+    cells = table.groupby(["Variant", "Dataset"], sort=False)["seed"].count()
+    which = "; ".join(f"{v} on {d} ({n} seed{'s' if n > 1 else ''})" for (v, d), n in cells.items())
+    worst = table["worst loss"].astype(float)
+    return (
+        f"{which}: the training loss first passes ten times its epoch-1 value at epoch "
+        f"{epoch_span(list(table['blown up from epoch']))} and peaks at {worst.min():.2g} "
+        f"to {worst.max():.2g} (per run in the collapsed table above)."
+    )
 
 
 def angle_at(
@@ -171,12 +198,6 @@ def span(values: list[float]) -> str:
     """'lo-hi' over seeds (one decimal below 10, none above), one value if they agree."""
     fmt = [f"{v:.1f}" if v < 10 else f"{v:.0f}" for v in (min(values), max(values))]
     return fmt[0] if fmt[0] == fmt[1] else f"{fmt[0]}-{fmt[1]}"
-
-
-def epoch_span(epochs: list[int]) -> str:
-    """'first-last' of a set of epochs, one epoch if they agree."""
-    lo, hi = min(epochs), max(epochs)
-    return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
 
 def gain_runs_summary(h: pd.DataFrame) -> dict | None:
