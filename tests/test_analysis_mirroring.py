@@ -88,3 +88,9 @@ def test_accuracy_verdict_needs_two_seeds_and_a_significant_gap():
 )
 def test_angle_claim_holds_only_when_wm_is_lower_everywhere(pairs, start):
     assert wm.angle_claim(pairs).startswith(start)
+
+
+def test_nothing_stored_reads_as_not_run():
+    empty = pd.DataFrame()
+    assert wm.wm_against_fixed(empty, empty, "mnist")["verdict"] == "not run yet"
+    assert np.isnan(wm.angle_at(empty, empty, "factorised F + WM", "mnist", 100))

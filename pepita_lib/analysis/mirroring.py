@@ -27,6 +27,7 @@ def with_epoch0(
     return pd.concat([zero, hist], ignore_index=True)
 
 
+NOT_RUN = {"verdict": "not run yet", "gap": "n/a", "slow_gap": "n/a", "speed": "n/a"}
 BLOWUP_FACTOR = 10.0  # a training loss this many times its epoch-1 value has blown up
 
 
@@ -93,6 +94,8 @@ def angle_at(
     runs: pd.DataFrame, hist: pd.DataFrame, variant: str, dataset: str, epoch: int
 ) -> float:
     """Mean angle of F over seeds after ``epoch`` (0: before training), NaN if none."""
+    if runs.empty or hist.empty:
+        return float("nan")
     if epoch == 0:
         sel = runs[(runs["Variant"] == variant) & (runs["dataset"] == dataset)]["initial_angle_F"]
     else:
@@ -157,10 +160,10 @@ def wm_against_fixed(
 ) -> dict[str, str]:
     """Finished runs of ``mirrored`` against ``fixed`` on ``dataset``: the accuracy verdict,
     the accuracy gap, the slowness gap (blown-up runs left out) and the gap after epoch 1."""
-    fin = runs[(runs["dataset"] == dataset) & (runs["status"] == "finished")]
-    a, b = fin[fin["Variant"] == fixed], fin[fin["Variant"] == mirrored]
+    fin = runs[(runs["dataset"] == dataset) & (runs["status"] == "finished")] if len(runs) else runs
+    a, b = (fin[fin["Variant"] == v] if len(fin) else fin for v in (fixed, mirrored))
     if not len(a) or not len(b):
-        return dict(verdict="not run yet", gap="n/a", slow_gap="n/a", speed="n/a")
+        return dict(NOT_RUN)
     blown = blown_runs(hist)
     slow = (
         b[~b["run_id"].isin(blown)]["slowness"].mean()
