@@ -162,3 +162,18 @@ def test_missing_line_is_one_line_with_the_commands():
     assert "\n" not in line and line.startswith("**Not run yet**: 9 runs")
     assert "`pepita run going_deeper --profile paper`" in line
     assert an.missing_line("going_deeper", "paper", []).startswith("All going_deeper runs")
+
+
+def test_stored_texts_count_runs_per_dataset():
+    grid = [c for c in get_experiment("going_deeper").configs("paper") if c.dataset == "mnist"]
+    runs = pd.DataFrame({"dataset": ["mnist"] * 3})
+    out = an.stored_texts(runs, grid, ["mnist"])
+    assert (
+        out["gd_stored_total"] == f"3 of {len(grid)}"
+        and out["gd_stored_by_ds"] == f"MNIST 3 of {len(grid)}"
+    )
+    assert out["gd_data_absent"] == "all datasets are available"
+    assert an.no_search_text(["mnist"], ["mnist"]).startswith("The search covers every")
+    assert "CIFAR-100 beyond one hidden layer" in an.no_search_text(
+        ["mnist", "cifar100"], ["mnist"]
+    )

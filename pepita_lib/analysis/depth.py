@@ -865,3 +865,53 @@ def missing_line(experiment: str, profile: str, missing: list) -> str:
         f"(`pepita status {experiment}` lists them; "
         f"`pepita run {experiment} --profile {profile}` runs them)."
     )
+
+
+def known_plain_text() -> str:
+    """The deeper plain rates taken over from depth_lr_search."""
+    known = [(ds, d, r) for (ds, d), r in sorted(KNOWN_PLAIN_LR.items()) if d > 1]
+    text = "; ".join(f"{DATASET_LABELS[ds]} with {d} hidden layers at {r:g}" for ds, d, r in known)
+    return text or "no deeper cell"
+
+
+def no_search_text(datasets: list[str], searched: list[str]) -> str:
+    """Which datasets of the experiment deep_lr_search does not cover, and what that means."""
+    missing = [DATASET_LABELS[ds] for ds in datasets if ds not in searched]
+    if not missing:
+        return "The search covers every dataset of the experiment."
+    return (
+        f"The search covers {' and '.join(DATASET_LABELS[d] for d in searched)}; "
+        f"{' and '.join(missing)} beyond one hidden layer, and its normalised cells, have no "
+        "search to take a rate from, so they stay unregistered until a rate is entered for "
+        "them in DEEP_LR."
+    )
+
+
+def stored_texts(
+    runs: pd.DataFrame, grid: list[TrainConfig], datasets: list[str]
+) -> dict[str, str]:
+    """Glue texts: runs stored of those registered, by dataset, and datasets whose data are
+    absent (checked only where no run is stored: a stored run proves its data existed)."""
+    from ..data import DataNotFoundError, load_arrays
+
+    counts = {ds: sum(c.dataset == ds for c in grid) for ds in datasets}
+    stored = runs["dataset"].value_counts().to_dict() if not runs.empty else {}
+    absent = []
+    for ds in (ds for ds in datasets if not stored.get(ds, 0)):
+        try:
+            load_arrays(ds)
+        except DataNotFoundError:
+            absent.append(DATASET_LABELS[ds])
+    by_ds = "; ".join(
+        f"{DATASET_LABELS[ds]} {stored.get(ds, 0)} of {n}" for ds, n in counts.items()
+    )
+    return {
+        "gd_stored_total": f"{len(runs)} of {len(grid)}",
+        "gd_stored_by_ds": by_ds,
+        "gd_data_absent": (
+            f"the data of {' and '.join(absent)} are not in this copy of the datasets, so those "
+            "cells cannot be run here"
+            if absent
+            else "all datasets are available"
+        ),
+    }
