@@ -342,3 +342,16 @@ def display_frame(card: pd.DataFrame) -> pd.DataFrame:
     out["JPEG cost"] = [_num(c, sign=True) for c in card["jpeg_cost"]]
     out["cause"] = card["cause"].fillna("")
     return out
+
+
+def headline_frame(card: pd.DataFrame) -> pd.DataFrame:
+    """The rows a reader can judge at a glance: the comparable ones (agrees, differs,
+    inconclusive), with the published value, ours and the verdict."""
+    shown = display_frame(card)[card["verdict"].isin(("agrees", "differs", "inconclusive"))]
+    return shown[["setting", "dataset", "published", "ours", "verdict"]].reset_index(drop=True)
+
+
+def row_text(card: pd.DataFrame, ref_id: str) -> str:
+    """One reference's comparison in words: 'ours 97.98 ± 0.08% (published 98.01 ± 0.09)'."""
+    row = display_frame(card).set_index("id").loc[ref_id]
+    return f"ours {row['ours']}% (published {row['published']})"
