@@ -91,6 +91,24 @@ def _seed_masks(
     return [None if ms[0] is None else torch.stack(ms) for ms in zip(*per_seed)]
 
 
+def initial_state(
+    cfg: TrainConfig,
+    sizes: list[int],
+    rule: Rule | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[Net, dict[str, Tensor]]:
+    """The net and the rule's state a run of ``cfg`` starts from (layer widths ``sizes``).
+
+    One CPU generator seeded with ``cfg.seed`` draws the weights and then the rule's
+    feedback matrices, so every rule with the same seed starts from the same W_l and
+    every rule drawing F draws the same F.
+    """
+    rule = rule if rule is not None else make_rule(cfg)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    net = make_net(sizes, cfg.activation, cfg.init, cfg.dropout, gen, device, cfg.act_norm)
+    return net, rule.init_state(net, gen)
+
+
 def train(
     cfg: TrainConfig,
     device: str | torch.device = "auto",
@@ -179,12 +197,10 @@ def train_seeds(
     rule = make_rule(cfg)
     seed_nets, seed_states = [], []
     for c in cfgs:
-        init_gen = torch.Generator().manual_seed(c.seed)
         try:
-            seed_nets.append(
-                make_net(sizes, c.activation, c.init, c.dropout, init_gen, dev, c.act_norm)
-            )
-            seed_states.append(rule.init_state(seed_nets[-1], init_gen))
+            net, state = initial_state(c, sizes, rule, dev)
+            seed_nets.append(net)
+            seed_states.append(state)
         except (RuntimeError, MemoryError) as err:
             if "memory" not in str(err).lower() and not isinstance(err, MemoryError):
                 raise
