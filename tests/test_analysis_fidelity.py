@@ -32,3 +32,12 @@ def test_one_row_per_candidate_and_the_survivors_marked(name):
 def test_final_stage_is_keyed_by_seed():
     for name in FIDELITY_CHOICE:
         assert set(stage_records(name, "final", RESULTS)) == {f"seed {s}" for s in range(5)}
+
+
+def test_display_leaves_missing_runs_blank():
+    from pepita_lib.analysis.fidelity import display_protocol
+
+    name = next(iter(FIDELITY_CELLS))
+    shown = display_protocol(protocol_table(name, RESULTS))
+    assert set(shown["survived"]) <= {"yes", ""} and set(shown["chosen"]) <= {"yes", ""}
+    assert not shown["validation % (100 epochs)"].isin(["nan", "None"]).any()

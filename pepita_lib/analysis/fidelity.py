@@ -168,3 +168,14 @@ def before_after_history(name: str, results_dir: str | Path) -> pd.DataFrame:
         f.assign(Variant=v) for f, v in ((old, before_label), (new, after_label)) if not f.empty
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def display_protocol(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`protocol_table` for reading: rounded percentages, blanks for runs that do not
+    exist, yes/blank for the flags."""
+    out = table.copy()
+    for col in ("validation % (10 epochs)", "validation % (100 epochs)"):
+        out[col] = [f"{v:.2f}" if pd.notna(v) else "" for v in out[col]]
+    for col in ("survived", "chosen"):
+        out[col] = ["yes" if v else "" for v in out[col]]
+    return out
