@@ -1,6 +1,7 @@
-"""Forward-Forward (Hinton 2022) and "PEPITA is FF with top-down negatives" (SPEC 1.5).
+"""Forward-Forward (Hinton 2022) and "PEPITA is FF with top-down negatives" (Srinivasan
+et al. 2024, Sec. 5; chapter "Forward-Forward and PEPITA").
 
-Notation of SPEC.md, rows are samples. The hidden layers are W_1..W_{L-1}
+Notation of :mod:`pepita_lib.nets`, rows are samples. The hidden layers are W_1..W_{L-1}
 (``net.weights[:-1]``); each one sees the length-normalised, detached activity of the
 layer below, so every layer learns only from its own loss:
 
