@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from .build import seed_group_key
 from .checkpoint import CheckpointError, in_progress
 from .config import TrainConfig, run_id
 from .data import DataFileError, DataNotFoundError, Dataset
@@ -34,7 +35,7 @@ from .store import (
     record_path,
     write_record,
 )
-from .train import data_for, seed_group_key, train_seeds
+from .train import data_for, train_seeds
 
 DEFAULT_RESULTS = Path("results")
 
