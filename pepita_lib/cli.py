@@ -7,6 +7,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .activations import ACTIVATIONS
 from .config import TrainConfig, run_id
@@ -388,7 +389,23 @@ def _add_checkpoint_arg(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pepita", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
+    _add_train_parser(sub)
+    _add_run_parser(sub)
+    _add_status_parsers(sub)
+    sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)
+    sub.add_parser("rules", help="list learning rules and their options").set_defaults(
+        func=cmd_rules
+    )
 
+    from .theory.cli import add_theory_parser
+
+    add_theory_parser(sub)
+    _add_bench_parser(sub)
+    _add_cost_parser(sub)
+    return p
+
+
+def _add_train_parser(sub: Any) -> None:
     t = sub.add_parser("train", help="train one model and write its run record")
     _add_train_args(t)
     t.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
@@ -399,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_arg(t)
     t.set_defaults(func=cmd_train)
 
+
+def _add_run_parser(sub: Any) -> None:
     r = sub.add_parser("run", help="train the missing runs of a registered experiment")
     r.add_argument("experiment", help=f"one of {', '.join(EXPERIMENTS)}")
     r.add_argument("--profile", default="paper", choices=PROFILES)
@@ -430,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_arg(r)
     r.set_defaults(func=cmd_run)
 
+
+def _add_status_parsers(sub: Any) -> None:
+    """``status`` and ``scorecard``: what is stored, and how it compares."""
     s = sub.add_parser(
         "status",
         help="finished / diverged / missing runs per profile",
@@ -452,13 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--results", default="results", type=Path)
     sc.set_defaults(func=cmd_scorecard)
 
-    sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)
-    sub.add_parser("rules", help="list learning rules").set_defaults(func=cmd_rules)
 
-    from .theory.cli import add_theory_parser
-
-    add_theory_parser(sub)
-
+def _add_bench_parser(sub: Any) -> None:
     b = sub.add_parser("bench", help="time one epoch of PEPITA 1x1024 against matmul peak")
     b.add_argument(
         "--shape",
@@ -477,6 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, help="CPU threads (default: torch's, all cores)")
     b.set_defaults(func=cmd_bench)
 
+
+def _add_cost_parser(sub: Any) -> None:
     c = sub.add_parser(
         "cost", help="FLOPs, working memory and time per step for each rule and depth"
     )
@@ -506,7 +525,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(without --out or --store nothing is written)",
     )
     c.set_defaults(func=cmd_cost)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
