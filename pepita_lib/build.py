@@ -72,14 +72,30 @@ def check_stack(cfgs: list[TrainConfig]) -> None:
         raise ValueError("configs trained as one stack must be distinct")
 
 
+def initial_state(
+    cfg: TrainConfig,
+    sizes: list[int],
+    rule: Rule | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[Net, dict[str, Tensor]]:
+    """The net and the rule's state a run of ``cfg`` starts from (layer widths ``sizes``).
+
+    One CPU generator seeded with ``cfg.seed`` draws the weights and then the rule's
+    feedback matrices, so every rule with the same seed starts from the same W_l and
+    every rule drawing F draws the same F.
+    """
+    rule = rule if rule is not None else make_rule(cfg)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    net = make_net(sizes, cfg.activation, cfg.init, cfg.dropout, gen, device, cfg.act_norm)
+    return net, rule.init_state(net, gen)
+
+
 def _seed_net(
     cfg: TrainConfig, rule: Rule, sizes: list[int], dev: torch.device
 ) -> tuple[Net, dict[str, Tensor]]:
-    """One seed's net and rule state, drawn from its own generator in that order."""
-    init_gen = torch.Generator().manual_seed(cfg.seed)
+    """One seed's initial state; a net too large for the device is one clear line."""
     try:
-        net = make_net(sizes, cfg.activation, cfg.init, cfg.dropout, init_gen, dev, cfg.act_norm)
-        return net, rule.init_state(net, init_gen)
+        return initial_state(cfg, sizes, rule, dev)
     except (RuntimeError, MemoryError) as err:
         if "memory" not in str(err).lower() and not isinstance(err, MemoryError):
             raise

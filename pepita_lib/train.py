@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from . import checkpoint
 from .build import Run, build_run, check_stack
+from .build import initial_state as initial_state  # one seed's start, for analyses
 from .config import TrainConfig, run_id
 from .data import Dataset, batches, load_dataset, one_hot
 from .divergence import blowup, divergence
