@@ -18,7 +18,8 @@ Networks and learning rules
                   also holds the alignment angles every rule reports)
 
 Training
-- ``train``       building a run, its epochs, evaluation, and the run record
+- ``build``       a run built from its configs: rule, net, state, optimiser, random streams
+- ``train``       the training loop: start or resume, epochs, evaluation, the run record
 - ``checkpoint``  saving and restoring a run's whole state at an epoch boundary
 - ``divergence``  when a run has blown up or diverged (pure functions of its history)
 - ``locks``       one process per run id (file locks)
