@@ -26,12 +26,11 @@ from collections.abc import Callable
 
 import torch
 
+from .build import build_run
 from .config import TrainConfig
 from .data import one_hot
-from .nets import dropout_masks, make_net
-from .optim import SGD
+from .nets import dropout_masks
 from .provenance import device_name, resolve_device
-from .rules import make_rule
 
 SHAPES = {"mnist": (784, 60000), "cifar10": (3072, 50000)}
 HIDDEN, CLASSES, BATCH = 1024, 10, 64
@@ -106,13 +105,9 @@ def _cycle(x: torch.Tensor, y: torch.Tensor):
 
 
 def _library_step(d0: int, x: torch.Tensor, y: torch.Tensor, dev: torch.device):
-    cfg = TrainConfig(rule="pepita", lr=0.01)
-    gen = torch.Generator().manual_seed(0)
-    net = make_net([d0, HIDDEN, CLASSES], "relu", "he_uniform", 0.1, gen, dev)
-    rule = make_rule(cfg)
-    state = rule.init_state(net, gen)
-    opt = SGD(net.weights, cfg.lr, cfg.momentum)
-    drop = torch.Generator(device=dev).manual_seed(1)
+    cfg = TrainConfig(rule="pepita", hidden=(HIDDEN,), lr=0.01)  # relu, he_uniform, dropout 0.1
+    run = build_run([cfg], [d0, HIDDEN, CLASSES], dev)
+    net, state, rule, opt, drop = run.net, run.state, run.rule, run.opt, run.drop_gens[0]
     data = _cycle(x, one_hot(y, CLASSES))  # the trainer's one-hot targets are made once
 
     @torch.no_grad()

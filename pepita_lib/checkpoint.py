@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from .build import Run
+
 Tensor = torch.Tensor
 
 FORMAT = 1
@@ -90,6 +92,52 @@ def copy_into(targets: list[Tensor], sources: list[Tensor], what: str) -> None:
                 f"checkpoint {what}[{i}] has shape {tuple(s.shape)}, the run has {tuple(t.shape)}"
             )
         t.copy_(s)
+
+
+def save_run(path: str | Path, run: Run, epoch: int, progress: dict[str, Any]) -> None:
+    """Save ``run`` after ``epoch`` epochs with what its records hold so far
+    (``progress``: initial, histories, statuses, reasons, segments)."""
+    training = {
+        "run_ids": run.run_ids,
+        "epoch": epoch,
+        "weights": run.net.weights,
+        "velocity": run.opt.velocity,
+        "state": run.state,
+        "rule_generators": generator_states(run.rule),
+        "rule_extras": run.rule.checkpoint_extras(run.net, run.state, run.opt),
+        "order_generators": [g.get_state() for g in run.order_gens],
+        "dropout_generators": [g.get_state() for g in run.drop_gens],
+    }
+    save(path, {**training, **progress})
+
+
+def restore_run(path: str | Path, saved: dict[str, Any], run: Run) -> None:
+    """Put the training state of checkpoint ``saved`` (read from ``path``) back into a
+    freshly built ``run``, in place; a checkpoint that does not fit the run is a
+    :class:`CheckpointError`."""
+    try:
+        _restore(saved, run)
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the run ({err}); move it away to train "
+            "the run from scratch"
+        ) from None
+
+
+def _restore(saved: dict[str, Any], run: Run) -> None:
+    with torch.no_grad():
+        copy_into(run.net.weights, saved["weights"], "weights")
+        copy_into(run.opt.velocity, saved["velocity"], "velocity")
+        for k, v in saved["state"].items():
+            if k in run.state and run.state[k].shape == v.shape:
+                run.state[k].copy_(v)
+            else:  # state the rule creates during training (PEPITA's carried W_1 F)
+                run.state[k] = v.to(run.net.weights[0].device)
+    restore_generators(run.rule, saved["rule_generators"])
+    gens = [*run.order_gens, *run.drop_gens]
+    for g, st in zip(gens, saved["order_generators"] + saved["dropout_generators"]):
+        g.set_state(st)
+    run.rule.restore_extras(run.net, run.state, run.opt, saved["rule_extras"])
 
 
 def save(path: str | Path, payload: dict[str, Any]) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from .config import WM_DRIVES, WM_SCHEDULES, TrainConfig, run_id
+from .activations import ACTIVATIONS
+from .config import TrainConfig, run_id
 from .cost import COST_RULES
 from .data import DATASETS, check_name
 from .experiments import EXPERIMENTS, PROFILES
@@ -27,107 +30,68 @@ def _filters(items: list[str]) -> dict[str, str]:
     return out
 
 
+# where the valid names of a field live (validated by check_name / check_rule / get_activation)
+NAMED = {"dataset": DATASETS, "rule": RULES, "activation": ACTIVATIONS}
+
+
+def _flagged_fields() -> list[dataclasses.Field]:
+    """The TrainConfig fields with a flag of their own (a rule's options go through --set)."""
+    return [f for f in dataclasses.fields(TrainConfig) if f.metadata.get("flag", True)]
+
+
+def _train_flag(p: argparse.ArgumentParser, f: dataclasses.Field) -> None:
+    """``--name-with-dashes`` for field ``f``, typed after its default and annotation."""
+    default, meta = f.default, f.metadata
+    choices = meta.get("choices") or ()
+    help_ = meta["help"] + (f" (one of {', '.join(NAMED[f.name])})" if f.name in NAMED else "")
+    kw: dict = {"dest": f.name, "help": help_, "default": default}
+    if choices:
+        kw["choices"] = list(choices)
+    if isinstance(default, bool):
+        kw["action"] = "store_true"
+    elif isinstance(default, tuple):
+        kw["type"] = float if "float" in str(f.type) else int
+        if meta.get("repeat"):  # --hidden 64 --hidden 32
+            kw.update(action="append", default=None)
+        else:
+            kw.update(nargs="*", default=list(default))
+    else:
+        kw["type"] = int if default is None else type(default)
+    p.add_argument("--" + f.name.replace("_", "-"), **kw)
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    d = DEFAULTS
-    p.add_argument("--dataset", default=d.dataset, help=f"one of {', '.join(DATASETS)}")
-    p.add_argument("--rule", default=d.rule, help=f"one of {', '.join(RULES)}")
+    """One flag per TrainConfig field (help and choices are its metadata), and --set."""
+    for f in _flagged_fields():
+        _train_flag(p, f)
     p.add_argument(
-        "--hidden",
-        type=int,
+        "--set",
         action="append",
-        help="hidden width; repeat for depth (default: one layer of 1024)",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a rule's own option (repeatable), e.g. --set ff_threshold=10; "
+        "`pepita rules` lists each rule's options",
     )
-    p.add_argument("--activation", default=d.activation)
-    p.add_argument("--init", default=d.init, choices=["he_uniform", "he_normal"])
-    p.add_argument("--dropout", type=float, default=d.dropout)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--momentum", type=float, default=d.momentum)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--lr-decay", type=float, default=d.lr_decay)
-    p.add_argument("--decay-epochs", type=int, nargs="*", default=list(d.decay_epochs))
-    p.add_argument("--f-init", default=d.f_init, choices=["uniform", "normal", "factorised"])
-    p.add_argument("--f-mean", type=float, default=d.f_mean)
-    p.add_argument("--act-norm", default=d.act_norm, choices=["none", "batch", "sample"])
-    p.add_argument("--wm-lr", type=float, default=d.wm_lr)
-    p.add_argument("--wm-layer-lr", type=float, nargs="*", default=list(d.wm_layer_lr))
-    p.add_argument("--wm-decay", type=float, default=d.wm_decay)
-    p.add_argument("--wm-noise", type=float, default=d.wm_noise)
-    p.add_argument(
-        "--wm-schedule",
-        default=d.wm_schedule,
-        choices=list(WM_SCHEDULES),
-        help="batch: mirror after every batch; period: after every batch of every "
-        "wm-every-th epoch (the authors' trainer); epoch: a full mirroring pass at the start "
-        "of every wm-every-th epoch; none",
-    )
-    p.add_argument("--wm-every", type=int, default=d.wm_every, help="mirror period in epochs")
-    p.add_argument(
-        "--wm-pre-epochs", type=int, default=d.wm_pre_epochs, help="mirroring-only epochs first"
-    )
-    p.add_argument(
-        "--wm-drive",
-        default=d.wm_drive,
-        choices=list(WM_DRIVES),
-        help="linear: sigma(W xi), linear output; block: the forward block (dropout, "
-        "normalisation) with a softmax output, as the authors' trainer",
-    )
-    p.add_argument(
-        "--wm-hold-gain",
-        action="store_true",
-        help="after each mirror round hold ||W_1 F||_2 at its initial value (our remedy)",
-    )
-    p.add_argument("--f-scale", type=float, default=d.f_scale)
-    p.add_argument("--last-error", default=d.last_error, choices=["clean", "modulated"])
-    p.add_argument("--feedback-init", default=d.feedback_init, choices=["uniform", "normal"])
-    p.add_argument("--feedback-scale", type=float, default=d.feedback_scale)
-    p.add_argument("--normalize", action="store_true", help="per-channel mean/std inputs")
-    p.add_argument("--train-subset", type=int)
-    p.add_argument("--test-subset", type=int)
-    p.add_argument("--val-size", type=int, default=0)
-    p.add_argument("--seed", type=int, default=d.seed)
+
+
+def _rule_options(rule: str, items: list[str]) -> tuple[tuple[str, object], ...]:
+    """--set KEY=VALUE items as ``cfg.extra``: typed by the rule's options, sorted by key
+    (so the run id does not depend on the order of the flags)."""
+    pairs = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        pairs[k.strip()] = v.strip()
+    return RULES[rule].checked_options(tuple(sorted(pairs.items())))
 
 
 def _config_from(args: argparse.Namespace) -> TrainConfig:
     check_name(args.dataset)
     check_rule(args.rule)
-    return TrainConfig(
-        dataset=args.dataset,
-        rule=args.rule,
-        hidden=tuple(args.hidden or DEFAULTS.hidden),
-        activation=args.activation,
-        init=args.init,
-        dropout=args.dropout,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        momentum=args.momentum,
-        weight_decay=args.weight_decay,
-        lr_decay=args.lr_decay,
-        decay_epochs=tuple(args.decay_epochs),
-        f_init=args.f_init,
-        f_mean=args.f_mean,
-        act_norm=args.act_norm,
-        wm_lr=args.wm_lr,
-        wm_layer_lr=tuple(args.wm_layer_lr),
-        wm_decay=args.wm_decay,
-        wm_noise=args.wm_noise,
-        wm_schedule=args.wm_schedule,
-        wm_every=args.wm_every,
-        wm_pre_epochs=args.wm_pre_epochs,
-        wm_drive=args.wm_drive,
-        wm_hold_gain=args.wm_hold_gain,
-        f_scale=args.f_scale,
-        last_error=args.last_error,
-        feedback_init=args.feedback_init,
-        feedback_scale=args.feedback_scale,
-        normalize=args.normalize,
-        train_subset=args.train_subset,
-        test_subset=args.test_subset,
-        val_size=args.val_size,
-        seed=args.seed,
-    )
+    values = {f.name: getattr(args, f.name) for f in _flagged_fields()}
+    values["hidden"] = args.hidden or DEFAULTS.hidden
+    return TrainConfig(**values, extra=_rule_options(args.rule, args.set))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -334,6 +298,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     for name, cls in RULES.items():
         print(f"{name:<15} {cls.summary}")
+        for o in cls.options:
+            print(f"{'':<16}{f'--set {o.name}={o.default}':<32} {o.help}")
     return 0
 
 
@@ -423,7 +389,23 @@ def _add_checkpoint_arg(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pepita", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
+    _add_train_parser(sub)
+    _add_run_parser(sub)
+    _add_status_parsers(sub)
+    sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)
+    sub.add_parser("rules", help="list learning rules and their options").set_defaults(
+        func=cmd_rules
+    )
 
+    from .theory.cli import add_theory_parser
+
+    add_theory_parser(sub)
+    _add_bench_parser(sub)
+    _add_cost_parser(sub)
+    return p
+
+
+def _add_train_parser(sub: Any) -> None:
     t = sub.add_parser("train", help="train one model and write its run record")
     _add_train_args(t)
     t.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
@@ -434,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_arg(t)
     t.set_defaults(func=cmd_train)
 
+
+def _add_run_parser(sub: Any) -> None:
     r = sub.add_parser("run", help="train the missing runs of a registered experiment")
     r.add_argument("experiment", help=f"one of {', '.join(EXPERIMENTS)}")
     r.add_argument("--profile", default="paper", choices=PROFILES)
@@ -465,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_arg(r)
     r.set_defaults(func=cmd_run)
 
+
+def _add_status_parsers(sub: Any) -> None:
+    """``status`` and ``scorecard``: what is stored, and how it compares."""
     s = sub.add_parser(
         "status",
         help="finished / diverged / missing runs per profile",
@@ -487,13 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--results", default="results", type=Path)
     sc.set_defaults(func=cmd_scorecard)
 
-    sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)
-    sub.add_parser("rules", help="list learning rules").set_defaults(func=cmd_rules)
 
-    from .theory.cli import add_theory_parser
-
-    add_theory_parser(sub)
-
+def _add_bench_parser(sub: Any) -> None:
     b = sub.add_parser("bench", help="time one epoch of PEPITA 1x1024 against matmul peak")
     b.add_argument(
         "--shape",
@@ -512,6 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, help="CPU threads (default: torch's, all cores)")
     b.set_defaults(func=cmd_bench)
 
+
+def _add_cost_parser(sub: Any) -> None:
     c = sub.add_parser(
         "cost", help="FLOPs, working memory and time per step for each rule and depth"
     )
@@ -541,7 +525,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(without --out or --store nothing is written)",
     )
     c.set_defaults(func=cmd_cost)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

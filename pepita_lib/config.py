@@ -25,52 +25,86 @@ WM_SCHEDULES = ("batch", "period", "epoch", "none")
 WM_DRIVES = ("linear", "block")
 
 
+INITS = ("he_uniform", "he_normal")
+F_INITS = ("uniform", "normal", "factorised")
+FEEDBACK_INITS = ("uniform", "normal")
+ACT_NORMS = ("none", "batch", "sample")
+LAST_ERRORS = ("clean", "modulated")
+
+
+def setting(default: Any, help: str, choices: tuple[str, ...] = (), **cli: Any) -> Any:
+    """A config field with its help text and its valid values (field metadata: neither
+    ``dataclasses.asdict`` nor the run id sees it). ``cli`` holds hints for the command
+    line (``repeat``: one flag per value)."""
+    return field(default=default, metadata={"help": help, "choices": choices, **cli})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # data
-    dataset: str = "mnist"
-    normalize: bool = False  # per-channel mean/std normalisation (the paper uses [0,1] inputs)
-    train_subset: int | None = None  # seeded subset of the training set
-    test_subset: int | None = None  # first-N of a seeded permutation of the test set
-    val_size: int = 0  # seeded validation split carved from train (0: none)
+    dataset: str = setting("mnist", "the dataset")
+    normalize: bool = setting(
+        False, "per-channel mean/std normalisation of the inputs (the paper uses [0, 1])"
+    )
+    train_subset: int | None = setting(None, "a seeded subset of the training set")
+    test_subset: int | None = setting(None, "the first N of a seeded permutation of the test set")
+    val_size: int = setting(0, "a seeded validation split carved from train (0: none)")
     # network
-    hidden: tuple[int, ...] = (1024,)
-    activation: str = "relu"
-    init: str = "he_uniform"
-    dropout: float = 0.1
-    act_norm: str = "none"  # after hidden activations: none | batch (Frobenius) | sample (L2)
+    hidden: tuple[int, ...] = setting(
+        (1024,), "hidden width; repeat for depth (default: one layer of 1024)", repeat=True
+    )
+    activation: str = setting("relu", "the hidden non-linearity")
+    init: str = setting("he_uniform", "initialisation of the weights", INITS)
+    dropout: float = setting(0.1, "dropout probability of hidden units")
+    act_norm: str = setting(
+        "none", "after hidden activations: none, batch (Frobenius) or sample (L2)", ACT_NORMS
+    )
     # learning rule
-    rule: str = "pepita"
-    f_init: str = "uniform"  # PEPITA's F: uniform (original) | normal | factorised
-    f_scale: float = 0.05  # the "0.05" of the original F initialisation
-    f_mean: float = 0.0  # mean of F's entries, in units of their standard deviation
-    last_error: str = "clean"  # PEPITA's last-layer error: clean (h_L - t) | modulated
-    feedback_init: str = "uniform"  # B_l of FA / DFA / DRTP: uniform | normal
-    feedback_scale: float = 1.0
+    rule: str = setting("pepita", "the learning rule")
+    f_init: str = setting(
+        "uniform", "PEPITA's F: uniform (original), normal or factorised", F_INITS
+    )
+    f_scale: float = setting(0.05, 'the "0.05" of the original F initialisation')
+    f_mean: float = setting(0.0, "mean of F's entries, in units of their standard deviation")
+    last_error: str = setting(
+        "clean", "PEPITA's last-layer error: clean (h_L - t) or modulated", LAST_ERRORS
+    )
+    feedback_init: str = setting("uniform", "B_l of FA, DFA and DRTP", FEEDBACK_INITS)
+    feedback_scale: float = setting(1.0, "scale of the B_l of FA, DFA and DRTP")
     # weight mirroring of the factorised F = B_1 ... B_L (rule pepita_wm)
-    wm_lr: float = 0.01  # mirror learning rate (authors' default)
-    wm_layer_lr: tuple[float, ...] = ()  # per-layer mirror rates overriding wm_lr
-    wm_decay: float = 1e-4  # lambda_wm
-    wm_noise: float = 0.1  # amplitude of the mirroring noise
-    # batch | period (every batch of every wm_every-th epoch, the authors' trainer)
-    # | epoch (a full mirroring pass at the start of every wm_every-th epoch) | none
-    wm_schedule: str = "batch"
-    wm_every: int = 1  # with wm_schedule "epoch" or "period": mirror every k-th epoch
-    wm_pre_epochs: int = 0  # mirroring-only epochs before training
-    # what the noise drives: linear (sigma(W xi), linear output) | block (as the forward
-    # pass: sigma, normalisation, dropout; softmax output, as the authors' trainer)
-    wm_drive: str = "linear"
-    wm_hold_gain: bool = False  # hold ||W_1 F||_2 at its initial value (our remedy)
+    wm_lr: float = setting(0.01, "mirror learning rate (the authors' default)")
+    wm_layer_lr: tuple[float, ...] = setting((), "per-layer mirror rates overriding wm_lr")
+    wm_decay: float = setting(1e-4, "lambda_wm, the mirror's weight decay")
+    wm_noise: float = setting(0.1, "amplitude of the mirroring noise")
+    wm_schedule: str = setting(
+        "batch",
+        "batch: mirror after every batch; period: after every batch of every wm-every-th "
+        "epoch (the authors' trainer); epoch: a full mirroring pass at the start of every "
+        "wm-every-th epoch; none",
+        WM_SCHEDULES,
+    )
+    wm_every: int = setting(1, "mirror period in epochs (schedules epoch and period)")
+    wm_pre_epochs: int = setting(0, "mirroring-only epochs before training")
+    wm_drive: str = setting(
+        "linear",
+        "linear: sigma(W xi), linear output; block: the forward block (dropout, "
+        "normalisation) with a softmax output, as the authors' trainer",
+        WM_DRIVES,
+    )
+    wm_hold_gain: bool = setting(
+        False, "after each mirror round hold ||W_1 F||_2 at its initial value (our remedy)"
+    )
     # optimiser and schedule
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    lr_decay: float = 0.1
-    decay_epochs: tuple[int, ...] = (60, 90)
-    seed: int = 0
-    extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)  # rule-specific knobs
+    epochs: int = setting(100, "training epochs")
+    batch_size: int = setting(64, "mini-batch size")
+    lr: float = setting(0.01, "learning rate")
+    momentum: float = setting(0.9, "SGD momentum")
+    weight_decay: float = setting(0.0, "L2 weight decay")
+    lr_decay: float = setting(0.1, "factor of the learning rate at each decay epoch")
+    decay_epochs: tuple[int, ...] = setting((60, 90), "epochs at which the rate decays")
+    seed: int = setting(0, "seed of the weights, feedback, batch order and dropout")
+    # a rule's own options (see its ``options``), set on the command line with --set
+    extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple, metadata={"flag": None})
 
     def __post_init__(self) -> None:
         # Lists from JSON / CLI become tuples so configs stay hashable and hash alike.
@@ -89,20 +123,13 @@ class TrainConfig:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         if any(h < 1 for h in self.hidden):
             problems.append(f"hidden widths must be >= 1, got {self.hidden}")
-        if self.last_error not in ("clean", "modulated"):
-            problems.append(f"last_error must be 'clean' or 'modulated', got {self.last_error!r}")
-        if self.act_norm not in ("none", "batch", "sample"):
-            problems.append(f"act_norm must be none, batch or sample, got {self.act_norm!r}")
-        if self.wm_schedule not in WM_SCHEDULES:
-            problems.append(
-                f"wm_schedule must be one of {', '.join(WM_SCHEDULES)}, got {self.wm_schedule!r}"
-            )
+        for f in dataclasses.fields(self):
+            valid = f.metadata.get("choices")
+            if valid and getattr(self, f.name) not in valid:
+                got = getattr(self, f.name)
+                problems.append(f"{f.name} must be one of {', '.join(valid)}, got {got!r}")
         if self.wm_every < 1:
             problems.append(f"wm_every must be >= 1, got {self.wm_every}")
-        if self.wm_drive not in WM_DRIVES:
-            problems.append(
-                f"wm_drive must be one of {', '.join(WM_DRIVES)}, got {self.wm_drive!r}"
-            )
         if self.wm_layer_lr and len(self.wm_layer_lr) != len(self.hidden) + 1:
             problems.append(
                 f"wm_layer_lr needs one rate per weight layer ({len(self.hidden) + 1}), "

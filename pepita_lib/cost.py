@@ -29,12 +29,11 @@ from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 from .bench import time_steps
+from .build import build_run
 from .config import TrainConfig
 from .data import one_hot
-from .nets import dropout_masks, make_net, stack_nets
-from .optim import SGD
+from .nets import dropout_masks
 from .provenance import device_name, environment, now, resolve_device
-from .rules import make_rule
 
 Tensor = torch.Tensor
 
@@ -115,24 +114,13 @@ def make_step(
     so every rule pays the same small slicing cost), the batch size, and a function giving
     the bytes of the persistent state (weights, momentum, rule state) at that moment."""
     cfg = cost_config(rule_name, depth)
-    sizes = [d0, *cfg.hidden, CLASSES]
-    rule = make_rule(cfg)
-    nets, states = [], []
-    for s in range(seeds):
-        gen = torch.Generator().manual_seed(s)
-        nets.append(make_net(sizes, cfg.activation, cfg.init, cfg.dropout, gen, device))
-        states.append(rule.init_state(nets[-1], gen))
-    if seeds > 1:
-        net = stack_nets(nets)
-        state = {k: torch.stack([st[k] for st in states]) for k in states[0]}
-    else:
-        net, state = nets[0], states[0]
-    opt = SGD(net.weights, cfg.lr, cfg.momentum)
+    run = build_run([cfg.replace(seed=s) for s in range(seeds)], [d0, *cfg.hidden, CLASSES], device)
+    net, state, rule, opt = run.net, run.state, run.rule, run.opt
     b = cfg.batch_size
     lead = (seeds,) if seeds > 1 else ()
     x_all = torch.rand(*lead, 4 * b, d0, device=device)
     y_all = torch.randint(0, CLASSES, (*lead, 4 * b), device=device)
-    drop = torch.Generator(device=device).manual_seed(1)
+    drop = run.drop_gens[0]  # one mask per step, shared by a stack's seeds
     counter = iter(range(10**9))
 
     @torch.no_grad()

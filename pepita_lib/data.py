@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +196,40 @@ def _flatten(x: np.ndarray, shape: tuple[int, int, int]) -> Tensor:
     return t.reshape(n, -1).float().div_(255.0)
 
 
+def _split_train(
+    x: Tensor, y: Tensor, val_size: int, train_subset: int | None, gen: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    """(x_train, y_train, x_val, y_val): ``val_size`` samples of a seeded permutation for
+    validation, then the first ``train_subset`` of the rest for training."""
+    n = x.shape[0]
+    if not (val_size or train_subset is not None):
+        return x, y, None, None
+    if not 0 <= val_size < n:
+        raise ValueError(f"val_size must be in [0, {n}), got {val_size}")
+    perm = torch.randperm(n, generator=gen)
+    x_val, y_val = (x[perm[:val_size]], y[perm[:val_size]]) if val_size else (None, None)
+    rest = perm[val_size:]
+    if train_subset is not None:
+        if not 0 < train_subset <= rest.numel():
+            raise ValueError(f"train_subset must be in [1, {rest.numel()}], got {train_subset}")
+        rest = rest[:train_subset]
+    return x[rest], y[rest], x_val, y_val
+
+
+def _standardiser(x_train: Tensor, c: int) -> Callable[[Tensor], Tensor]:
+    """Per-channel (x - mean) / std with statistics of ``x_train`` (``c`` channels)."""
+    per_channel = x_train.reshape(x_train.shape[0], c, -1)
+    mean = per_channel.mean(dim=(0, 2))
+    std = per_channel.std(dim=(0, 2))
+
+    def norm(x: Tensor) -> Tensor:
+        return ((x.reshape(x.shape[0], c, -1) - mean[:, None]) / std[:, None]).reshape(
+            x.shape[0], -1
+        )
+
+    return norm
+
+
 def load_dataset(
     name: str,
     device: str | torch.device = "cpu",
@@ -225,37 +259,15 @@ def load_dataset(
         torch.from_numpy(np.asarray(ytr, np.int64)),
         torch.from_numpy(np.asarray(yte, np.int64)),
     )
-    gen = torch.Generator().manual_seed(seed)
-    x_val = y_val = None
-    n = x_train.shape[0]
-    if val_size or train_subset is not None:
-        if not 0 <= val_size < n:
-            raise ValueError(f"val_size must be in [0, {n}), got {val_size}")
-        perm = torch.randperm(n, generator=gen)
-        if val_size:
-            x_val, y_val = x_train[perm[:val_size]], y_train[perm[:val_size]]
-        rest = perm[val_size:]
-        if train_subset is not None:
-            if not 0 < train_subset <= rest.numel():
-                raise ValueError(f"train_subset must be in [1, {rest.numel()}], got {train_subset}")
-            rest = rest[:train_subset]
-        x_train, y_train = x_train[rest], y_train[rest]
+    gen = torch.Generator().manual_seed(seed)  # the train split first, then the test subset
+    x_train, y_train, x_val, y_val = _split_train(x_train, y_train, val_size, train_subset, gen)
     if test_subset is not None:
         if not 0 < test_subset <= x_test.shape[0]:
             raise ValueError(f"test_subset must be in [1, {x_test.shape[0]}], got {test_subset}")
         keep = torch.randperm(x_test.shape[0], generator=gen)[:test_subset]
         x_test, y_test = x_test[keep], y_test[keep]
     if normalize:
-        c = shape[0]
-        per_channel = x_train.reshape(x_train.shape[0], c, -1)
-        mean = per_channel.mean(dim=(0, 2))
-        std = per_channel.std(dim=(0, 2))
-
-        def norm(x: Tensor) -> Tensor:
-            return ((x.reshape(x.shape[0], c, -1) - mean[:, None]) / std[:, None]).reshape(
-                x.shape[0], -1
-            )
-
+        norm = _standardiser(x_train, shape[0])
         x_train, x_test = norm(x_train), norm(x_test)
         if x_val is not None:
             x_val = norm(x_val)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .config import TrainConfig
 from .runner import plan, seed_groups, train_task, write_unit
@@ -63,17 +64,19 @@ def run_experiment_ray(
         ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
     task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(train_task)
     pending = {
-        task.remote(
-            [cfg.to_dict() for cfg in unit],
-            experiment,
-            profile,
-            device,
-            None if data_root is None else str(data_root),
-            download,
-        ): unit
+        task.remote([cfg.to_dict() for cfg in unit], experiment, profile, device,
+                    None if data_root is None else str(data_root), download): unit
         for unit in units
-    }
+    }  # fmt: skip
     bar = tqdm(total=len(missing), desc=f"{experiment}/{profile} (ray)", disable=not progress)
+    yield from _collect(ray, pending, results_dir, experiment, bar)
+    bar.close()
+
+
+def _collect(
+    ray: Any, pending: dict, results_dir: str | Path, experiment: str, bar: Any
+) -> Iterator[tuple[TrainConfig, str]]:
+    """Write each task's records as it finishes; a failed task fails only its own runs."""
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         unit = pending.pop(done[0])
@@ -85,4 +88,3 @@ def run_experiment_ray(
         else:
             yield from write_unit(results_dir, experiment, unit, result)
         bar.update(len(unit))
-    bar.close()

@@ -48,8 +48,9 @@ def factor_std(sizes: list[int], target_std: float) -> float:
 
 
 def factorised_F(sizes: list[int], scale: float, gen: torch.Generator) -> list[Tensor]:
-    """Factors B_1..B_L of F = B_1 ... B_L (SPEC 1.3), B_l shaped like W_l^T, normal
-    entries scaled so that std(F) is the original target scale * sqrt(2 / d_0) in
+    """Factors B_1..B_L of F = B_1 ... B_L (Srinivasan et al. 2024; chapter
+    "Weight mirroring"), B_l shaped like W_l^T, normal entries scaled so that std(F) is
+    the original target scale * sqrt(2 / d_0) in
     expectation (use :func:`renormalise` for an exact match)."""
     s = factor_std(sizes, scale * math.sqrt(2.0 / sizes[0]))
     return [torch.randn(sizes[l], sizes[l + 1], generator=gen) * s for l in range(len(sizes) - 1)]

@@ -9,7 +9,8 @@ import numpy as np
 
 
 def slowness_curve(t: np.ndarray, acc_max: float, s: float) -> np.ndarray:
-    """acc(t) = acc_max * t / (s + t): the saturating curve of SPEC.md 1.7."""
+    """acc(t) = acc_max * t / (s + t): the saturating curve of the original PEPITA
+    code (Dellaferrera & Kreiman 2022); chapter "Going deeper"."""
     return acc_max * t / (s + t)
 
 

@@ -1,8 +1,9 @@
 """Bias-free fully connected networks.
 
-Notation of SPEC.md: L weight layers W_1..W_L, h_0 = x, a_l = W_l h_{l-1},
-h_l = sigma(a_l) for hidden layers, h_L = softmax(a_L). In code rows are samples, so a
-layer computes ``a = h @ W.T`` with ``W`` of shape (d_l, d_{l-1}).
+Notation of the book (chapter "Credit assignment without a backward pass"): L weight
+layers W_1..W_L, h_0 = x, a_l = W_l h_{l-1}, h_l = sigma(a_l) for hidden layers,
+h_L = softmax(a_L). In code rows are samples, so a layer computes ``a = h @ W.T`` with
+``W`` of shape (d_l, d_{l-1}).
 
 Dropout multiplies hidden activities by a mask m_l (entries 0 or 1/(1-p)). The mask is
 drawn once per training step (:func:`dropout_masks`) and passed to every forward pass of
@@ -91,7 +92,8 @@ def make_net(
 
 
 def normalise(h: Tensor, norm: str) -> Tensor:
-    """Activation normalisation (SPEC 1.6): divide the whole batch matrix by its Frobenius
+    """Activation normalisation (Srinivasan et al. 2024; chapter
+    "Going deeper"): divide the whole batch matrix by its Frobenius
     norm ("batch", as one public implementation does) or each sample by its L2 norm."""
     if norm == "batch":
         return h / torch.linalg.matrix_norm(h, keepdim=True).clamp_min(1e-12)

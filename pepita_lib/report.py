@@ -12,7 +12,6 @@ import pandas as pd
 
 from .config import TrainConfig, run_id
 from .experiments import filter_configs, get_experiment
-from .runner import run_experiment
 from .store import find_record, records_to_frames
 
 RULE_LABELS = {
@@ -85,6 +84,8 @@ def load_records(
     """The stored record of each of ``configs`` of ``experiment`` (None where missing); with
     ``run_missing`` the missing ones are made (trained or computed) and stored first."""
     if run_missing:
+        from .runner import run_experiment  # the trainer loads only when runs are to be made
+
         wanted = {run_id(c) for c in configs}
         # chapters train only when asked, and may then fetch the data through torchvision
         for _ in run_experiment(
@@ -286,7 +287,8 @@ CHANCE = {"mnist": 0.1, "fashion_mnist": 0.1, "cifar10": 0.1, "cifar100": 0.01}
 
 
 def add_slowness(runs: pd.DataFrame, hist: pd.DataFrame) -> pd.DataFrame:
-    """Add ``slowness`` and ``acc_max`` (SPEC.md 1.7 fit before the first decay) to ``runs``."""
+    """Add ``slowness`` and ``acc_max`` (the fit of
+    :func:`pepita_lib.metrics.slowness` before the first decay) to ``runs``."""
     from .metrics import slowness
 
     out = runs.copy()

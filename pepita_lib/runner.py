@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from .build import seed_group_key
 from .checkpoint import CheckpointError, in_progress
 from .config import TrainConfig, run_id
 from .data import DataFileError, DataNotFoundError, Dataset
@@ -34,7 +35,7 @@ from .store import (
     record_path,
     write_record,
 )
-from .train import data_for, seed_group_key, train_seeds
+from .train import data_for, train_seeds
 
 DEFAULT_RESULTS = Path("results")
 
@@ -280,7 +281,17 @@ def run_experiment(
     if jobs > 1 and units:
         yield from _run_pool(units, experiment, profile, results_dir, dev, jobs, progress, **opts)
         return
-    bar = tqdm(total=len(missing), desc=f"{experiment}/{profile}", unit="run", disable=not progress)
+    yield from _run_here(units, experiment, profile, results_dir, dev, checkpoint_seconds,
+                         progress, **opts)  # fmt: skip
+
+
+def _run_here(
+    units: list[list[TrainConfig]], experiment: str, profile: str, results_dir: str | Path,
+    dev: torch.device, checkpoint_seconds: float | None, progress: bool, **opts: Any,
+) -> Iterator[tuple[TrainConfig, str]]:  # fmt: skip
+    """Train the units one after another in this process, each dataset loaded once."""
+    total = sum(len(u) for u in units)
+    bar = tqdm(total=total, desc=f"{experiment}/{profile}", unit="run", disable=not progress)
     cache: dict[tuple, Dataset | str] = {}
     for unit, stored in claim_units(units, results_dir, experiment):
         for cfg in stored:

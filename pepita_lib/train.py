@@ -1,5 +1,11 @@
 """The training loop and the run record it produces.
 
+Read top to bottom it is the textbook loop: build a run (:func:`pepita_lib.build.build_run`:
+rule, net, state, optimiser, random streams), :func:`start` it (or resume it from its
+checkpoint, :mod:`pepita_lib.checkpoint`), then for each epoch :func:`run_epoch` (one pass
+over the shuffled training set) and :func:`log_epoch` (:func:`evaluate` each seed and
+watch for divergence), and finally write one record per config.
+
 One code path for CPU and CUDA: the data already lives on the device, batches are index
 slices, dropout masks are drawn on the device, and no update needs autograd. The loss is
 accumulated on the device and read once per epoch, so the loop never waits on a sync.
@@ -17,19 +23,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from . import checkpoint
+from .build import Run, build_run, check_stack
+from .build import initial_state as initial_state  # one seed's start, for analyses
 from .config import TrainConfig, run_id
 from .data import Dataset, batches, load_dataset, one_hot
 from .divergence import blowup, divergence
-from .nets import Net, dropout_masks, make_net, stack_nets
+from .nets import Net, dropout_masks
 from .optim import SGD, lr_at
 from .provenance import environment, now, resolve_device
-from .rules import RULES, Rule, make_rule
 from .store import write_record
 
 Tensor = torch.Tensor
@@ -56,57 +64,49 @@ def data_for(
     )
 
 
-def seed_group_key(cfg: TrainConfig) -> str | None:
-    """Configs with the same key can train together as one stack: the same settings but
-    the seed and the learning rate, and a rule whose update code handles stacked nets
-    (None when it does not)."""
-    if not getattr(RULES.get(cfg.rule), "batchable", False):
-        return None
-    return run_id(cfg.replace(seed=0, lr=1.0))
-
-
 def _finite(weights: list[Tensor], loss: float) -> bool:
     return math.isfinite(loss) and all(bool(torch.isfinite(w).all()) for w in weights)
 
 
-def _seed_batches(
-    n: int, batch_size: int, gens: list[torch.Generator], dev: torch.device, stacked: bool
-):
+def _seed_batches(run: Run, n: int, dev: torch.device):
     """Index slices, (B,) for one seed or (S, B) with each seed's own order."""
-    streams = [batches(n, batch_size, g, dev) for g in gens]
-    if not stacked:
+    streams = [batches(n, run.cfgs[0].batch_size, g, dev) for g in run.order_gens]
+    if not run.stacked:
         yield from streams[0]
         return
     for idx in zip(*streams):
         yield torch.stack(idx)
 
 
-def _seed_masks(
-    nets: list[Net], batch: int, gens: list[torch.Generator], stacked: bool
-) -> list[Tensor | None]:
+def _seed_masks(run: Run, batch: int) -> list[Tensor | None]:
     """This step's dropout masks, drawn per seed from its own generator."""
-    per_seed = [dropout_masks(net, batch, g) for net, g in zip(nets, gens)]
-    if not stacked:
+    per_seed = [dropout_masks(net, batch, g) for net, g in zip(run.seed_nets, run.drop_gens)]
+    if not run.stacked:
         return per_seed[0]
     return [None if ms[0] is None else torch.stack(ms) for ms in zip(*per_seed)]
 
 
-def initial_state(
-    cfg: TrainConfig,
-    sizes: list[int],
-    rule: Rule | None = None,
-    device: str | torch.device = "cpu",
-) -> tuple[Net, dict[str, Tensor]]:
-    """The net and the rule's state a run of ``cfg`` starts from (layer widths ``sizes``).
+@dataclass
+class Progress:
+    """What the records of a run will hold, per seed, and the stretches of epochs trained
+    by earlier calls (a resumed run)."""
 
-    One CPU generator seeded with ``cfg.seed`` draws the weights and then the rule's
-    feedback matrices, so every rule with the same seed starts from the same W_l and
-    every rule drawing F draws the same F.
-    """
-    rule = rule if rule is not None else make_rule(cfg)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    net = make_net(sizes, cfg.activation, cfg.init, cfg.dropout, gen, device, cfg.act_norm)
-    return net, rule.init_state(net, gen)
+    initial: list[dict]
+    histories: list[list[dict]]
+    statuses: list[str]
+    reasons: list[str | None]
+    start_epoch: int = 0
+    earlier: list[dict] = field(default_factory=list)
+
+    def saved(self, segment: dict) -> dict:
+        """What a checkpoint keeps of it, with ``segment`` the stretch trained now."""
+        return {
+            "initial": self.initial,
+            "histories": self.histories,
+            "statuses": self.statuses,
+            "reasons": self.reasons,
+            "segments": [*self.earlier, segment],
+        }
 
 
 def train(
@@ -125,9 +125,7 @@ def train(
 ) -> dict:
     """Train one config and return its run record (also written to ``out`` if given).
 
-    Seeds: one CPU generator (``seed``) draws the weights and then the rule's feedback
-    matrices, so every rule with the same seed starts from the same W_l; a second one
-    (``seed + 1``) orders the batches; a third on the device (``seed + 2``) draws dropout.
+    Random streams: see :mod:`pepita_lib.build`.
     """
     return train_seeds(
         [cfg],
@@ -142,6 +140,76 @@ def train(
         on_epoch=on_epoch,
         checkpoint_seconds=checkpoint_seconds,
     )[0]
+
+
+def evaluate(run: Run, data: Dataset, s: int) -> dict:
+    """Seed ``s``'s test (and validation) accuracy and the rule's alignment angles."""
+    net, state, rule = run.seed_nets[s], run.seed_states[s], run.rule
+    row = {"test_accuracy": rule.accuracy(net, state, data.x_test, data.y_test)}
+    if data.x_val is not None:
+        row["val_accuracy"] = rule.accuracy(net, state, data.x_val, data.y_val)
+    row.update(rule.angles(net, state))
+    return row
+
+
+def start(run: Run, data: Dataset, ckpt_file: Path | None) -> Progress:
+    """A fresh run's starting point (the rule's preparation, the accuracy before training),
+    or the state a checkpoint saved for these runs."""
+    saved = checkpoint.load(ckpt_file, run.run_ids) if ckpt_file else None
+    if saved is not None:
+        checkpoint.restore_run(ckpt_file, saved, run)
+        reasons = saved.get("reasons") or [None for _ in run.seeds]  # absent in old files
+        return Progress(
+            saved["initial"], saved["histories"], saved["statuses"], reasons,
+            saved["epoch"], saved["segments"],
+        )  # fmt: skip
+    with torch.no_grad():
+        run.rule.before_training(run.net, run.state, _steps_per_epoch(run, data))
+    initial = [evaluate(run, data, s) for s in run.seeds]
+    return Progress(
+        initial, [[] for _ in run.seeds], ["finished" for _ in run.seeds],
+        [None for _ in run.seeds],
+    )  # fmt: skip
+
+
+def _steps_per_epoch(run: Run, data: Dataset) -> int:
+    return math.ceil(data.x_train.shape[0] / run.cfgs[0].batch_size)
+
+
+def run_epoch(run: Run, data: Dataset, targets: Tensor, epoch: int) -> tuple[list, list]:
+    """One pass over the training set (0-based ``epoch``): each seed's mean training
+    loss and learning rate."""
+    dev, n = data.x_train.device, data.x_train.shape[0]
+    rates = [lr_at(epoch, c.lr, c.lr_decay, c.decay_epochs) for c in run.cfgs]
+    run.opt.lr = _stack_rates(rates, dev) if len(set(rates)) > 1 else rates[0]
+    run.rule.begin_epoch(run.net, run.state, epoch, _steps_per_epoch(run, data))
+    loss_sum = torch.zeros(len(run.cfgs) if run.stacked else (), device=dev)
+    for idx in _seed_batches(run, n, dev):
+        x, t = data.x_train[idx], targets[idx]
+        masks = _seed_masks(run, x.shape[-2])
+        loss_sum += run.rule.step(run.net, run.state, run.opt, x, t, masks) * x.shape[-2]
+    return (loss_sum / n).reshape(-1).tolist(), rates
+
+
+def log_epoch(
+    run: Run, data: Dataset, prog: Progress, epoch: int, losses, rates, seconds: float,
+    on_epoch: Callable[[dict], None] | None,
+) -> None:  # fmt: skip
+    """Append each live seed's row for ``epoch`` to its history; a seed that diverged is
+    marked so (and, in a stack, its slice zeroed) and trains no further."""
+    last = epoch + 1 == run.cfgs[0].epochs
+    for s in run.seeds:
+        if prog.statuses[s] != "finished":
+            continue
+        row = _epoch_row(epoch, losses[s], rates[s], seconds, run, data, s)
+        prog.histories[s].append(row)
+        prog.reasons[s] = divergence(prog.histories[s], data.num_classes, last_epoch=last)
+        if prog.reasons[s] is not None:
+            prog.statuses[s] = "diverged"
+            if run.stacked:
+                _zero_seed(run.net, run.opt, s)
+        elif on_epoch is not None:
+            on_epoch(row)
 
 
 def train_seeds(
@@ -176,234 +244,122 @@ def train_seeds(
     """
     if not cfgs:
         return []
-    cfg, stacked = cfgs[0], len(cfgs) > 1
-    if stacked:
-        keys = {seed_group_key(c) for c in cfgs}
-        if None in keys:
-            raise ValueError(f"rule {cfg.rule!r} cannot train seeds as one batch")
-        if len(keys) > 1:
-            raise ValueError(
-                "configs trained as one stack must share every setting but seed and lr"
-            )
-        if len({(c.seed, c.lr) for c in cfgs}) < len(cfgs):
-            raise ValueError("configs trained as one stack must be distinct")
+    if len(cfgs) > 1:
+        check_stack(cfgs)
     dev = resolve_device(device)
     started, t0 = now(), time.perf_counter()
-    data = data if data is not None else data_for(cfg, dev, data_root, download)
+    data = data if data is not None else data_for(cfgs[0], dev, data_root, download)
     if data.x_train.device.type != dev.type:
         raise ValueError(f"data lives on {data.x_train.device}, training asked for {dev}")
-    sizes = [data.input_dim, *cfg.hidden, data.num_classes]
-
-    rule = make_rule(cfg)
-    seed_nets, seed_states = [], []
-    for c in cfgs:
-        try:
-            net, state = initial_state(c, sizes, rule, dev)
-            seed_nets.append(net)
-            seed_states.append(state)
-        except (RuntimeError, MemoryError) as err:
-            if "memory" not in str(err).lower() and not isinstance(err, MemoryError):
-                raise
-            raise ValueError(f"a net of layer sizes {sizes} does not fit in memory on {dev}") from (
-                None
-            )
-    if stacked:
-        net = stack_nets(seed_nets)
-        state = {k: torch.stack([st[k] for st in seed_states]) for k in seed_states[0]}
-        # evaluation and angles look at one seed at a time, through views of the stack
-        seed_nets = [net.seed(s) for s in range(len(cfgs))]
-        seed_states = [{k: v[s] for k, v in state.items()} for s in range(len(cfgs))]
-    else:
-        net, state = seed_nets[0], seed_states[0]
-    n = data.x_train.shape[0]
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    run_ids = [run_id(c) for c in cfgs]
+    run = build_run(cfgs, [data.input_dim, *cfgs[0].hidden, data.num_classes], dev)
     ckpt_file = None
     if outs is not None and checkpoint_seconds is not None:
         ckpt_file = checkpoint.checkpoint_path(outs[0])
-    saved = checkpoint.load(ckpt_file, run_ids) if ckpt_file else None
-    if saved is None:
-        with torch.no_grad():
-            rule.before_training(net, state, steps_per_epoch)
-    order_gens = [torch.Generator().manual_seed(c.seed + 1) for c in cfgs]
-    drop_gens = [torch.Generator(device=dev).manual_seed(c.seed + 2) for c in cfgs]
-    opt = SGD(net.weights, cfg.lr, cfg.momentum, cfg.weight_decay)
-
-    def evaluate(s: int) -> dict:
-        sn, st = seed_nets[s], seed_states[s]
-        row = {"test_accuracy": rule.accuracy(sn, st, data.x_test, data.y_test)}
-        if data.x_val is not None:
-            row["val_accuracy"] = rule.accuracy(sn, st, data.x_val, data.y_val)
-        row.update(rule.angles(sn, st))
-        return row
-
-    seeds = range(len(cfgs))
-    # one-hot targets once per run: per batch, one_hot checks the labels' range (a reduction
-    # and a host sync) and scatters, small work that adds up over ~100k steps
-    targets = one_hot(data.y_train, data.num_classes)
+    prog = start(run, data, ckpt_file)
     # plain str, not torch's TorchVersion: the checkpoint loads with weights_only=True
     env = {k: str(v) if isinstance(v, str) else v for k, v in environment(dev).items()}
-    segment = {"started": started, "first_epoch": 1, **env}
-    if saved is None:
-        initial = [evaluate(s) for s in seeds]
-        histories: list[list[dict]] = [[] for _ in seeds]
-        statuses = ["finished" for _ in seeds]
-        reasons: list[str | None] = [None for _ in seeds]
-        start_epoch, earlier = 0, []
-    else:
-        try:
-            _restore(saved, net, state, opt, rule, order_gens, drop_gens)
-        except (ValueError, KeyError, TypeError, RuntimeError) as err:
-            raise checkpoint.CheckpointError(
-                f"checkpoint {ckpt_file} does not fit the run ({err}); move it away to train "
-                "the run from scratch"
-            ) from None
-        initial, histories, statuses = saved["initial"], saved["histories"], saved["statuses"]
-        reasons = saved.get("reasons") or [None for _ in seeds]  # absent before divergence reasons
-        start_epoch, earlier = saved["epoch"], saved["segments"]
-        segment["first_epoch"] = start_epoch + 1
-    last_save = time.perf_counter()
-
-    def save_checkpoint(next_epoch: int) -> None:
-        done = dict(segment, finished=now(), last_epoch=next_epoch)
-        done["wall_seconds"] = round(time.perf_counter() - t0, 3)
-        checkpoint.save(
-            ckpt_file,
-            {
-                "run_ids": run_ids,
-                "epoch": next_epoch,
-                "weights": net.weights,
-                "velocity": opt.velocity,
-                "state": state,
-                "rule_generators": checkpoint.generator_states(rule),
-                "rule_extras": rule.checkpoint_extras(net, state, opt),
-                "order_generators": [g.get_state() for g in order_gens],
-                "dropout_generators": [g.get_state() for g in drop_gens],
-                "initial": initial,
-                "histories": histories,
-                "statuses": statuses,
-                "reasons": reasons,
-                "segments": [*earlier, done],
-            },
-        )
-
-    desc = f"{cfg.rule}/{cfg.dataset}" + (f" x{len(cfgs)} seeds" if stacked else "")
-    bar = tqdm(
-        range(start_epoch, cfg.epochs),
-        desc=desc,
-        disable=not progress,
-        unit="epoch",
-        leave=False,
-        initial=start_epoch,
-        total=cfg.epochs,
-    )
-    num_classes = data.num_classes
-    kept = start_epoch  # epochs the checkpoint on disk holds (what Ctrl-C keeps)
-    epoch = start_epoch
-    try:
-        with torch.no_grad():
-            for epoch in bar:
-                te = time.perf_counter()
-                rates = [lr_at(epoch, c.lr, c.lr_decay, c.decay_epochs) for c in cfgs]
-                opt.lr = _stack_rates(rates, dev) if len(set(rates)) > 1 else rates[0]
-                rule.begin_epoch(net, state, epoch, steps_per_epoch)
-                loss_sum = torch.zeros(len(cfgs) if stacked else (), device=dev)
-                for idx in _seed_batches(n, cfg.batch_size, order_gens, dev, stacked):
-                    x, t = data.x_train[idx], targets[idx]
-                    masks = _seed_masks(seed_nets, x.shape[-2], drop_gens, stacked)
-                    loss_sum += rule.step(net, state, opt, x, t, masks) * x.shape[-2]
-                losses = (loss_sum / n).reshape(-1).tolist()
-                seconds = time.perf_counter() - te
-                last = epoch + 1 == cfg.epochs
-                for s in seeds:
-                    if statuses[s] != "finished":
-                        continue
-                    row = _epoch_row(epoch, losses[s], rates[s], seconds, seed_nets[s], evaluate, s)
-                    histories[s].append(row)
-                    reasons[s] = divergence(histories[s], num_classes, last_epoch=last)
-                    if reasons[s] is not None:
-                        statuses[s] = "diverged"
-                        if stacked:
-                            _zero_seed(net, opt, s)
-                    elif on_epoch is not None:
-                        on_epoch(row)
-                if all(st == "diverged" for st in statuses):
-                    break
-                if not stacked and histories[0][-1]["test_accuracy"] is not None:
-                    acc, loss = histories[0][-1]["test_accuracy"], histories[0][-1]["train_loss"]
-                    bar.set_postfix(acc=f"{acc:.4f}", loss=f"{loss:.3g}")
-                since = time.perf_counter() - last_save
-                if ckpt_file is not None and since >= checkpoint_seconds and not last:
-                    save_checkpoint(epoch + 1)
-                    kept, last_save = epoch + 1, time.perf_counter()
-    except KeyboardInterrupt as exc:
-        raise checkpoint.Interrupted(
-            checkpoint.interrupted_message(ckpt_file, kept, epoch + 1, run_ids)
-        ) from exc
-    finally:
-        bar.close()
-
-    provenance = dict(env)  # read once, at the start: the commit a run started from
-    wall = round(time.perf_counter() - t0, 3)
-    provenance.update(
-        started=earlier[0]["started"] if earlier else started,
-        finished=now(),
-        wall_seconds=round(wall + sum(seg["wall_seconds"] for seg in earlier), 3),
-        data_source=data.source,
-        train_size=n,
-        test_size=int(data.x_test.shape[0]),
-    )
-    if earlier:  # resumed: say where and how each stretch of epochs was trained
-        last = max((h[-1]["epoch"] for h in histories if h), default=start_epoch)
-        this = dict(segment, finished=provenance["finished"], last_epoch=last, wall_seconds=wall)
-        provenance["segments"] = [*earlier, this]
-    if stacked:
-        provenance["stack"] = [run_id(c) for c in cfgs]  # trained together: wall time is shared
-    records = []
-    for s, c in enumerate(cfgs):
-        rec = _record(c, statuses[s], initial[s], histories[s], provenance, num_classes)
-        if reasons[s] is not None:
-            rec["final"]["diverged_reason"] = reasons[s]
-        rec.update(experiment=experiment, profile=profile)
-        records.append(rec)
-        if outs is not None:
-            write_record(outs[s], rec)
+    segment = {"started": started, "first_epoch": prog.start_epoch + 1, **env}
+    clock = (t0, checkpoint_seconds)
+    _epochs(run, data, prog, segment, ckpt_file, clock, progress, on_epoch)
+    provenance = _provenance(env, prog, segment, data, t0)
+    if run.stacked:
+        provenance["stack"] = run.run_ids  # trained together: wall time is shared
+    records = _records(run, prog, provenance, data.num_classes, experiment, profile)
+    for rec, out in zip(records, outs or []):
+        write_record(out, rec)
     if ckpt_file is not None:
         ckpt_file.unlink(missing_ok=True)  # the records now hold everything it did
     return records
 
 
-def _restore(
-    saved: dict,
-    net: Net,
-    state: dict[str, Tensor],
-    opt: SGD,
-    rule: Rule,
-    order_gens: list[torch.Generator],
-    drop_gens: list[torch.Generator],
-) -> None:
-    """Put a checkpoint's training state back into a freshly built run, in place."""
-    with torch.no_grad():
-        checkpoint.copy_into(net.weights, saved["weights"], "weights")
-        checkpoint.copy_into(opt.velocity, saved["velocity"], "velocity")
-        for k, v in saved["state"].items():
-            if k in state and state[k].shape == v.shape:
-                state[k].copy_(v)
-            else:  # state the rule creates during training (PEPITA's carried W_1 F)
-                state[k] = v.to(net.weights[0].device)
-    checkpoint.restore_generators(rule, saved["rule_generators"])
-    for g, st in zip(
-        [*order_gens, *drop_gens], saved["order_generators"] + saved["dropout_generators"]
-    ):
-        g.set_state(st)
-    rule.restore_extras(net, state, opt, saved["rule_extras"])
+def _epochs(
+    run: Run, data: Dataset, prog: Progress, segment: dict, ckpt_file: Path | None,
+    clock: tuple[float, float | None], show: bool, on_epoch: Callable[[dict], None] | None,
+) -> None:  # fmt: skip
+    """Train the remaining epochs, saving a checkpoint every ``clock[1]`` seconds."""
+    cfg, (t0, every) = run.cfgs[0], clock
+    desc = f"{cfg.rule}/{cfg.dataset}" + (f" x{len(run.cfgs)} seeds" if run.stacked else "")
+    bar = tqdm(
+        range(prog.start_epoch, cfg.epochs), desc=desc, disable=not show, unit="epoch",
+        leave=False, initial=prog.start_epoch, total=cfg.epochs,
+    )  # fmt: skip
+    # one-hot targets once per run: per batch, one_hot checks the labels' range (a reduction
+    # and a host sync) and scatters, small work that adds up over ~100k steps
+    targets = one_hot(data.y_train, data.num_classes)
+    kept = epoch = prog.start_epoch  # kept: epochs the checkpoint on disk holds
+    last_save = time.perf_counter()
+    try:
+        with torch.no_grad():
+            for epoch in bar:
+                te = time.perf_counter()
+                losses, rates = run_epoch(run, data, targets, epoch)
+                seconds = time.perf_counter() - te
+                log_epoch(run, data, prog, epoch, losses, rates, seconds, on_epoch)
+                if all(st == "diverged" for st in prog.statuses):
+                    break
+                _show(bar, run, prog)
+                last = epoch + 1 == cfg.epochs
+                if ckpt_file is not None and time.perf_counter() - last_save >= every and not last:
+                    done = dict(segment, finished=now(), last_epoch=epoch + 1)
+                    done["wall_seconds"] = round(time.perf_counter() - t0, 3)
+                    checkpoint.save_run(ckpt_file, run, epoch + 1, prog.saved(done))
+                    kept, last_save = epoch + 1, time.perf_counter()
+    except KeyboardInterrupt as exc:
+        raise checkpoint.Interrupted(
+            checkpoint.interrupted_message(ckpt_file, kept, epoch + 1, run.run_ids)
+        ) from exc
+    finally:
+        bar.close()
+
+
+def _show(bar: tqdm, run: Run, prog: Progress) -> None:
+    """A single run's latest accuracy and loss on the progress bar."""
+    if not run.stacked and prog.histories[0][-1]["test_accuracy"] is not None:
+        acc, loss = prog.histories[0][-1]["test_accuracy"], prog.histories[0][-1]["train_loss"]
+        bar.set_postfix(acc=f"{acc:.4f}", loss=f"{loss:.3g}")
+
+
+def _provenance(env: dict, prog: Progress, segment: dict, data: Dataset, t0: float) -> dict:
+    """Where and how the records were made; a resumed run lists each stretch of epochs."""
+    provenance = dict(env)  # read once, at the start: the commit a run started from
+    wall = round(time.perf_counter() - t0, 3)
+    earlier = prog.earlier
+    provenance.update(
+        started=earlier[0]["started"] if earlier else segment["started"],
+        finished=now(),
+        wall_seconds=round(wall + sum(seg["wall_seconds"] for seg in earlier), 3),
+        data_source=data.source,
+        train_size=int(data.x_train.shape[0]),
+        test_size=int(data.x_test.shape[0]),
+    )
+    if earlier:  # resumed: say where and how each stretch of epochs was trained
+        last = max((h[-1]["epoch"] for h in prog.histories if h), default=prog.start_epoch)
+        this = dict(segment, finished=provenance["finished"], last_epoch=last, wall_seconds=wall)
+        provenance["segments"] = [*earlier, this]
+    return provenance
+
+
+def _records(
+    run: Run, prog: Progress, provenance: dict, num_classes: int,
+    experiment: str | None, profile: str | None,
+) -> list[dict]:  # fmt: skip
+    records = []
+    for s, c in enumerate(run.cfgs):
+        rec = _record(
+            c, prog.statuses[s], prog.initial[s], prog.histories[s], provenance, num_classes
+        )
+        if prog.reasons[s] is not None:
+            rec["final"]["diverged_reason"] = prog.reasons[s]
+        rec.update(experiment=experiment, profile=profile)
+        records.append(rec)
+    return records
 
 
 def _epoch_row(
-    epoch: int, loss: float, lr: float, seconds: float, net: Net, evaluate, s: int
+    epoch: int, loss: float, lr: float, seconds: float, run: Run, data: Dataset, s: int
 ) -> dict:
     """One epoch's history row; test_accuracy None marks a diverged seed."""
-    if not _finite(net.weights, loss):
+    if not _finite(run.seed_nets[s].weights, loss):
         return {
             "epoch": epoch + 1,
             "train_loss": None,
@@ -412,7 +368,7 @@ def _epoch_row(
             "test_accuracy": None,
         }
     row = {"epoch": epoch + 1, "train_loss": loss, "lr": lr, "seconds": seconds}
-    row.update(evaluate(s))
+    row.update(evaluate(run, data, s))
     # Finite loss but overflowing metrics (huge weights): diverged as well.
     bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:

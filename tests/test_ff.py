@@ -164,7 +164,7 @@ def test_ff_gradient_matches_closed_form_for_relu():
 
 
 def test_bad_options_and_shapes_are_refused():
-    with pytest.raises(ValueError, match="unknown FF options"):
+    with pytest.raises(ValueError, match="has no option .ff_treshold."):
         FF(TrainConfig(rule="ff", extra=(("ff_treshold", 5.0),)))
     with pytest.raises(ValueError, match="ff_predict"):
         FF(TrainConfig(rule="ff", extra=(("ff_predict", "argmax"),)))

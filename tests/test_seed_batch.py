@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import assert_records_close
 
+from pepita_lib.build import seed_group_key
 from pepita_lib.config import TrainConfig
 from pepita_lib.experiments import EXPERIMENTS, register
 from pepita_lib.nets import forward, make_net, stack_nets
@@ -13,7 +14,7 @@ from pepita_lib.optim import SGD, Outer
 from pepita_lib.rules import RULES
 from pepita_lib.runner import run_experiment, seed_groups
 from pepita_lib.store import find_record
-from pepita_lib.train import data_for, seed_group_key, train, train_seeds
+from pepita_lib.train import data_for, train, train_seeds
 
 BATCHABLE = sorted(name for name, cls in RULES.items() if cls.batchable)
 # two hidden layers, dropout on, a rate decay inside the run: every part of the loop

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..config import TrainConfig
 from .afa import AFA
-from .base import Rule, RuleBase
+from .base import Option, Rule, RuleBase
 from .bp import BP
 from .dfa import DFA
 from .drtp import DRTP
@@ -30,14 +30,12 @@ def check_rule(name: str) -> None:
         raise ValueError(f"unknown rule {name!r}; valid: {', '.join(RULES)}")
 
 
-# Rules whose updates use sigma'(a): their hand-written derivatives ignore activation
-# normalisation, so they refuse it rather than silently learn with the wrong gradient.
-NEEDS_DERIVATIVE = ("bp", "fa", "dfa", "drtp", "afa")
-
-
 def make_rule(cfg: TrainConfig) -> Rule:
+    """The rule ``cfg`` asks for, its options (``cfg.extra``) validated. A rule whose
+    updates use sigma'(a) (``needs_derivative``) refuses activation normalisation: its
+    hand-written derivatives ignore it and would silently learn with the wrong gradient."""
     check_rule(cfg.rule)
-    if cfg.act_norm != "none" and cfg.rule in NEEDS_DERIVATIVE:
+    if cfg.act_norm != "none" and RULES[cfg.rule].needs_derivative:
         raise ValueError(
             f"act_norm={cfg.act_norm!r} is only supported by forward-only rules; "
             f"{cfg.rule!r} uses sigma'(a) and does not differentiate the normalisation"
@@ -45,4 +43,4 @@ def make_rule(cfg: TrainConfig) -> Rule:
     return RULES[cfg.rule](cfg)
 
 
-__all__ = ["RULES", "Rule", "RuleBase", "check_rule", "make_rule"]
+__all__ = ["RULES", "Option", "Rule", "RuleBase", "check_rule", "make_rule"]

@@ -48,6 +48,7 @@ class AFA(PepitaBase):
     name = "afa"
     summary = "adaptive feedback alignment: PEPITA to first order, feedback W_l...W_1 F"
     batchable = True
+    needs_derivative = True  # sigma'(a) in the update
 
     def step(self, net: Net, state: dict, opt: SGD, x: Tensor, t: Tensor, masks: Masks) -> Tensor:
         grads, loss = afa_updates(net, state["F"], x, t, masks)

@@ -48,6 +48,7 @@ class BP(RuleBase):
     name = "bp"
     summary = "backpropagation (reference)"
     batchable = True
+    needs_derivative = True  # sigma'(a) in the update
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         return {}

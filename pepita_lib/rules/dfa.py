@@ -66,6 +66,7 @@ class DFA(RuleBase):
     name = "dfa"
     summary = "direct feedback alignment: B_l e straight to each hidden layer"
     batchable = True
+    needs_derivative = True  # sigma'(a) in the update
 
     def signal(self, t: Tensor) -> Tensor | None:
         """What B_l projects to the hidden layers: the error (None: computed in the pass)."""

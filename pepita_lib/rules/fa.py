@@ -34,6 +34,7 @@ class FA(RuleBase):
     name = "fa"
     summary = "feedback alignment: fixed random B_l in place of W_l^T"
     batchable = True
+    needs_derivative = True  # sigma'(a) in the update
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         dev = net.weights[0].device

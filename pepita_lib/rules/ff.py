@@ -1,6 +1,7 @@
-"""Forward-Forward (Hinton 2022) and "PEPITA is FF with top-down negatives" (SPEC 1.5).
+"""Forward-Forward (Hinton 2022) and "PEPITA is FF with top-down negatives" (Srinivasan
+et al. 2024, Sec. 5; chapter "Forward-Forward and PEPITA").
 
-Notation of SPEC.md, rows are samples. The hidden layers are W_1..W_{L-1}
+Notation of :mod:`pepita_lib.nets`, rows are samples. The hidden layers are W_1..W_{L-1}
 (``net.weights[:-1]``); each one sees the length-normalised, detached activity of the
 layer below, so every layer learns only from its own loss:
 
@@ -53,7 +54,8 @@ goodness comparison. The net's activation normalisation (``act_norm``) is ignore
 always normalises each sample's layer input to unit length, as above, and never the
 activity whose goodness it measures (a unit-length h_l would have G_l = 1 always).
 
-Knobs (``cfg.extra``), defaults in :data:`FF_DEFAULTS`:
+Options (``cfg.extra``, ``--set name=value``), declared in :data:`FF_OPTIONS`, defaults in
+:data:`FF_DEFAULTS`:
 
 - ``ff_threshold`` (theta, 20.0 for FF, 2.0 for FFTopDown): the goodness that separates
   positive from negative. With unit-length layer inputs and He-initialised weights, E[G_l]
@@ -91,6 +93,7 @@ a unit pushed negative on every input never recovers).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -101,50 +104,35 @@ from ..activations import ACTIVATIONS, Activation
 from ..config import TrainConfig
 from ..nets import Net
 from ..optim import SGD, Grad, Outer, dense
-from .base import Masks, RuleBase, cross_entropy
+from .base import Masks, Option, RuleBase, cross_entropy
 from .pepita import PepitaBase, modulated_input, two_passes
 from .pepita_hebbian import hebbian_updates
 
 Tensor = torch.Tensor
 
-FF_DEFAULTS: dict[str, Any] = {
-    "ff_threshold": 20.0,
-    "ff_label_value": 3.0,
-    "ff_predict": "goodness",
-    "ff_skip_first": False,
-    "ff_readout": True,
-    "ff_td_negative": "modulated",
-    "ff_negatives": "random",
-}
+FF_OPTIONS = (
+    Option("ff_threshold", float, 20.0, "theta, the goodness that separates pos from neg"),
+    Option("ff_label_value", float, 3.0, 'the "on" value of the embedded one-hot label'),
+    Option("ff_predict", str, "goodness", "FF's accuracy by goodness or by the readout",
+           ("goodness", "readout")),
+    Option("ff_skip_first", bool, False, "leave the first hidden layer out of the goodness"),
+    Option("ff_readout", bool, True, "train the readout W_L"),
+    Option("ff_td_negative", str, "modulated", "FFTopDown's negative: x - F e or clean x",
+           ("modulated", "clean")),
+    Option("ff_negatives", str, "random", "wrong labels: uniform, or hard (by goodness)",
+           ("random", "hard")),
+)  # fmt: skip
+FF_DEFAULTS: dict[str, Any] = {o.name: o.default for o in FF_OPTIONS}
 # FFTopDown's two members differ only by the small top-down modulation, so G(pos) ~ G(neg)
 # and a large theta would just inflate every activity; near the initial goodness the
 # logistic weights stay close to 1/2, the regime of the PEPITA-Hebbian identity.
-FF_TOPDOWN_DEFAULTS: dict[str, Any] = {**FF_DEFAULTS, "ff_threshold": 2.0}
-_CHOICES = {
-    "ff_predict": ("goodness", "readout"),
-    "ff_td_negative": ("modulated", "clean"),
-    "ff_negatives": ("random", "hard"),
-}
+FF_TOPDOWN_OPTIONS = tuple(
+    dataclasses.replace(o, default=2.0) if o.name == "ff_threshold" else o for o in FF_OPTIONS
+)
+FF_TOPDOWN_DEFAULTS: dict[str, Any] = {o.name: o.default for o in FF_TOPDOWN_OPTIONS}
 
 # Guards the division of an all-zero activity vector (dead ReLU layer): it stays zero.
 _NORM_EPS = 1e-12
-
-
-def ff_options(cfg: TrainConfig, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """FF knobs of ``cfg.extra`` merged over ``defaults`` (:data:`FF_DEFAULTS`); unknown
-    ``ff_*`` keys and invalid choices raise a ValueError (a typo must not run the default)."""
-    defaults = FF_DEFAULTS if defaults is None else defaults
-    extra = dict(cfg.extra)
-    unknown = [k for k in extra if k.startswith("ff_") and k not in defaults]
-    if unknown:
-        raise ValueError(f"unknown FF options {unknown}; valid: {', '.join(defaults)}")
-    opts = {**defaults, **{k: v for k, v in extra.items() if k in defaults}}
-    for key, valid in _CHOICES.items():
-        if opts[key] not in valid:
-            raise ValueError(f"{key} must be one of {valid}, got {opts[key]!r}")
-    opts["ff_threshold"] = float(opts["ff_threshold"])
-    opts["ff_label_value"] = float(opts["ff_label_value"])
-    return opts
 
 
 # --- labels ---------------------------------------------------------------------------
@@ -296,10 +284,10 @@ class FF(RuleBase):
 
     name = "ff"
     summary = "Forward-Forward: per-layer goodness, true vs wrong embedded label"
+    options = FF_OPTIONS
 
     def __init__(self, cfg: TrainConfig) -> None:
         super().__init__(cfg)
-        self.opts = ff_options(cfg)
         self.gen: torch.Generator | None = None
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
@@ -354,10 +342,7 @@ class FFTopDown(PepitaBase):
 
     name = "ff_topdown"
     summary = "FF with top-down negatives: clean x vs x - F e, readout by the delta rule"
-
-    def __init__(self, cfg: TrainConfig) -> None:
-        super().__init__(cfg)
-        self.opts = ff_options(cfg, FF_TOPDOWN_DEFAULTS)
+    options = FF_TOPDOWN_OPTIONS
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         _check_hidden(net, self.name)

@@ -47,8 +47,9 @@ def modulated_input(x: Tensor, F: Tensor, e: Tensor) -> Tensor:
 def feedback_gain(W1: Tensor, F: Tensor) -> float:
     """||W_1 F||_2, the largest singular value of the first layer's effective feedback.
 
-    To first order in F e, h_1 - h_1^err ~ sigma'(a_1) * (W_1 F e) (SPEC 1.4): PEPITA's first
-    layer learns like DFA through B_1^eff = W_1 F, so this gain scales its effective step at
+    To first order in F e, h_1 - h_1^err ~ sigma'(a_1) * (W_1 F e) (Srinivasan et al. 2024,
+    Sec. 3, Eq. 6; chapter "PEPITA as adaptive feedback alignment"): PEPITA's first layer
+    learns like DFA through B_1^eff = W_1 F, so this gain scales its effective step at
     a fixed learning rate. std(F) is held fixed, but W_1 F is not.
     """
     return float(torch.linalg.matrix_norm((W1.double() @ F.double()), ord=2))
@@ -108,7 +109,8 @@ class PepitaBase(RuleBase):
 
     def init_state(self, net: Net, gen: torch.Generator) -> dict[str, Tensor]:
         """F drawn as the config says: i.i.d. uniform (original) or normal entries, or the
-        product of normal factors B_1 ... B_L renormalised to the same std (SPEC 1.3)."""
+        product of normal factors B_1 ... B_L renormalised to the same std
+        (Srinivasan et al. 2024; chapter "Weight mirroring")."""
         cfg, dev = self.cfg, net.weights[0].device
         d0, dL = net.sizes[0], net.sizes[-1]
         if cfg.f_init == "factorised":
@@ -123,7 +125,8 @@ class PepitaBase(RuleBase):
 
     def angles(self, net: Net, state: dict[str, Tensor]) -> dict[str, float]:
         """Angle between vec((W_L ... W_1)^T) and vec(F) (90 degrees means unaligned) and,
-        with a hidden layer, the gain of the first layer's effective feedback (SPEC 1.4)."""
+        with a hidden layer, the gain of the first layer's effective feedback (Srinivasan et al.
+        2024, Sec. 3; chapter "PEPITA as adaptive feedback alignment")."""
         out = {"angle_F": angle_deg(product_transpose(net.weights), state["F"])}
         if net.depth > 1:
             out["gain_W1F"] = feedback_gain(net.weights[0], state["F"])
