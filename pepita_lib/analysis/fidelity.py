@@ -123,7 +123,8 @@ def cell_sentence(name: str, results_dir: str | Path) -> str:
     if acc.empty:
         return f"{name}: chose {chosen}; its seed runs are not stored yet{published}."
     sd = f" ± {acc.std():.2f}" if len(acc) > 1 else ""
-    return f"{name}: chose {chosen}; {acc.mean():.2f}{sd}% over {len(acc)} seeds{published}."
+    seeds = f"{len(acc)} seed" + ("s" if len(acc) > 1 else "")
+    return f"{name}: chose {chosen}; {acc.mean():.2f}{sd}% over {seeds}{published}."
 
 
 # fidelity cell -> the runs it replaces: (experiment, filters, label). Their curves beside
