@@ -129,3 +129,15 @@ def test_a_searched_rate_is_never_the_lowest_rate_its_search_tried(name, key):
     # a best rate at the grid's low edge needs a step further down before it is a choice
     ranking = rank(RATE_SOURCES[name], TABLES[name][1](key), results_dir=RESULTS)
     assert ranking.choice > min(value for value, _, _ in ranking.rows), (name, key)
+
+
+def test_choose_command_prints_the_ranking_and_the_choice(capsys):
+    from pepita_lib.cli import main
+
+    argv = ["choose", "depth_lr_search", "--cell", "dataset=mnist", "--cell", "hidden=1024,1024"]
+    argv += ["--criterion", "best_min_of_rules", "--results", str(RESULTS)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"chosen: lr={DEPTH_LR[('mnist', 2)]}"
+    shown = [float(line.split()[0]) for line in lines[2:-1]]
+    assert shown[0] == DEPTH_LR[("mnist", 2)] and len(shown) == len(set(shown)) == 4
