@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .experiments.registry import filter_configs, get_experiment, shown
 from .protocol import scored
@@ -65,14 +66,8 @@ def rank(
     return Ranking(knob, rows, missing)
 
 
-def choose(
-    search: str,
-    cell: dict,
-    criterion: str = "best_val",
-    knob: str = "lr",
-    results_dir: str | Path = "results",
-    profile: str = "paper",
-) -> object | None:
-    """The value of ``knob`` that ``search`` chose for ``cell`` under ``criterion``; None
-    while the cell's search is incomplete or none of its runs has finished."""
-    return rank(search, cell, criterion, knob, results_dir, profile).choice
+def choose(search: str, cell: dict, criterion: str = "best_val", **where: Any) -> object | None:
+    """The value that ``search`` chose for ``cell`` under ``criterion`` (``where``: the knob,
+    results folder and profile, as for :func:`rank`); None while the cell's search is
+    incomplete or none of its runs has finished."""
+    return rank(search, cell, criterion, **where).choice
