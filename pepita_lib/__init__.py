@@ -29,6 +29,7 @@ Training
 Experiments and results
 - ``experiments`` named grids of configs with profiles, one module per theme, one registry
 - ``protocol``    how a compared cell's hyperparameter is chosen (successive halving)
+- ``choice``      the value a registered search chose for one cell, from its stored runs
 - ``store``       the results directory (atomic writes, tidy frames)
 - ``report``      what chapters use: records as frames, missing-run notes, figure style
 - ``metrics``     quantities computed from a run's history (slowness)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,18 @@ from .config import TrainConfig, run_id
 from .cost import COST_RULES
 from .data import DATASETS, check_name
 from .experiments import EXPERIMENTS, PROFILES
+from .protocol import CRITERIA, val_score
 from .provenance import resolve_device
 from .rules import RULES, check_rule
 
 DEFAULTS = TrainConfig()
 
 
-def _filters(items: list[str]) -> dict[str, str]:
+def _filters(items: list[str], flag: str = "--filter") -> dict[str, str]:
     out = {}
     for item in items:
         if "=" not in item:
-            raise ValueError(f"--filter expects key=value, got {item!r}")
+            raise ValueError(f"{flag} expects key=value, got {item!r}")
         k, v = item.split("=", 1)
         out[k] = v
     return out
@@ -286,6 +288,31 @@ def _hours(seconds: float, unknown: int, missing: int) -> str:
     return f">={text} ({unknown}?)" if unknown else text
 
 
+def cmd_choose(args: argparse.Namespace) -> int:
+    from .choice import rank
+
+    cell = _filters(args.cell, "--cell")
+    ranking = rank(args.search, cell, args.criterion, args.knob, args.results, args.profile)
+    where = " ".join(f"{k}={v}" for k, v in cell.items()) or "(every run)"
+    print(f"{args.search} ({args.profile}), cell {where}, criterion {args.criterion}")
+    print(f"{args.knob:>12}  {'score':>8}  final validation accuracy of each run")
+    for value, score, runs in ranking.rows:
+        print(f"{value!s:>12}  {_percent(score):>8}  {_runs_shown(runs)}")
+    if ranking.missing:
+        print(f"{ranking.missing} run(s) of the cell not stored yet: no choice")
+    else:
+        print(f"chosen: {args.knob}={ranking.choice}")
+    return 0
+
+
+def _percent(score: float) -> str:
+    return f"{100 * score:.2f}%" if math.isfinite(score) else "diverged"
+
+
+def _runs_shown(runs: list[dict]) -> str:
+    return "  ".join(f"{r['config']['rule']} {_percent(val_score(r))}" for r in runs)
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from .data import LOSSY_NOTE
 
@@ -392,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(sub)
     _add_run_parser(sub)
     _add_status_parsers(sub)
+    _add_choose_parser(sub)
     sub.add_parser("datasets", help="list datasets").set_defaults(func=cmd_datasets)
     sub.add_parser("rules", help="list learning rules and their options").set_defaults(
         func=cmd_rules
@@ -473,6 +501,26 @@ def _add_status_parsers(sub: Any) -> None:
     sc.add_argument("--json", action="store_true", help="a JSON list, one object per reference")
     sc.add_argument("--results", default="results", type=Path)
     sc.set_defaults(func=cmd_scorecard)
+
+
+def _add_choose_parser(sub: Any) -> None:
+    c = sub.add_parser(
+        "choose",
+        help="rank a search's values for one cell from its stored runs, and say which it chose",
+    )
+    c.add_argument("search", help="the registered search experiment, e.g. lr_search")
+    c.add_argument(
+        "--cell",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting the cell fixes (repeat), e.g. --cell rule=drtp --cell dataset=mnist",
+    )
+    c.add_argument("--criterion", default="best_val", choices=list(CRITERIA))
+    c.add_argument("--knob", default="lr", help="the setting to choose (default lr)")
+    c.add_argument("--profile", default="paper", choices=PROFILES)
+    c.add_argument("--results", default="results", type=Path, help="the run records' folder")
+    c.set_defaults(func=cmd_choose)
 
 
 def _add_bench_parser(sub: Any) -> None:

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from pepita_lib.config import TrainConfig, run_id
 from pepita_lib.experiments import (
-    DEEP_LR,
     DEPTH_VARIANTS,
     F_SCALES,
     FSCALE_LR,
-    PAPER_LR,
     WM_TUNING,
     WM_VARIANTS,
     deep_lr,
     get_experiment,
 )
-from pepita_lib.experiments.ff import FF_LR
 from pepita_lib.metrics import slowness_curve
 from pepita_lib.report import add_slowness, label_variants, missing_note
-from pepita_lib.store import iter_records, records_to_frames
+from pepita_lib.store import records_to_frames
 
 
 def _record(cfg: TrainConfig, curve: list[float], initial: dict | None = None) -> dict:
@@ -127,51 +121,6 @@ def test_published_values_format_with_their_precision():
     assert format_published(published("pepita_tl", "cifar10")) == "≈40"  # "about 40%"
     assert format_published(published("ff", "mnist", 4)) == "98.64"  # an error rate, exact
     assert format_published(published("drtp", "mnist")) == "—"
-
-
-def test_chosen_rates_are_the_stored_searches_best():
-    # PAPER_LR and FF_LR are filled by hand from results/lr_search: each must be the rate
-    # with the highest validation accuracy among the stored paper-profile search runs, and
-    # never the lowest rate tried (a choice at the low edge needs a step further down).
-    results = Path(__file__).resolve().parents[1] / "results"
-    searched: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for rec in iter_records(results, "lr_search"):
-        if rec["profile"] == "paper" and rec["status"] == "finished":
-            key = (rec["config"]["rule"], rec["config"]["dataset"])
-            searched.setdefault(key, []).append((rec["final"]["val_accuracy"], rec["config"]["lr"]))
-    if not searched:
-        pytest.skip(f"no stored lr_search runs under {results}")
-    chosen = {**PAPER_LR, **{("ff", ds): lr for ds, lr in FF_LR.items()}}
-    for key, lr in chosen.items():
-        runs = searched[key]
-        assert max(runs)[1] == lr, (key, sorted(runs))
-        assert lr > min(r for _, r in runs), key
-
-
-def test_deep_rates_are_their_complete_searches_best():
-    # DEEP_LR is filled by hand from results/deep_lr_search: each entry must come from a
-    # search whose whole grid is stored, and be the rate with the best validation accuracy.
-    results = Path(__file__).resolve().parents[1] / "results"
-    grid: dict[tuple, set[float]] = {}
-    for c in get_experiment("deep_lr_search").configs("paper"):
-        kind = "normalisation" if c.act_norm == "batch" else "plain"
-        grid.setdefault((c.dataset, len(c.hidden), kind), set()).add(c.lr)
-    stored: dict[tuple, dict[float, float | None]] = {}
-    for rec in iter_records(results, "deep_lr_search"):
-        c = rec["config"]
-        if rec["profile"] != "paper":
-            continue
-        kind = "normalisation" if c["act_norm"] == "batch" else "plain"
-        acc = rec["final"]["val_accuracy"] if rec["status"] == "finished" else None
-        stored.setdefault((c["dataset"], len(c["hidden"]), kind), {})[c["lr"]] = acc
-    if not stored:
-        pytest.skip(f"no stored deep_lr_search runs under {results}")
-    for key, lr in DEEP_LR.items():
-        assert key in grid, f"{key} has a rate but no search cell"
-        runs = stored.get(key, {})
-        assert set(runs) == grid[key], f"{key}: search incomplete, missing {grid[key] - set(runs)}"
-        finished = {r: a for r, a in runs.items() if a is not None}
-        assert max(finished, key=finished.get) == lr, (key, sorted(finished.items()))
 
 
 def test_deep_lr_search_stays_registered_once_its_rates_are_entered(monkeypatch):

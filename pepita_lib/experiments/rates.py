@@ -149,3 +149,14 @@ RATE_SOURCES: dict[str, str] = {
     "ACTIVATION_LR": "activations_lr_search",
     "FIDELITY_CHOICE": "fidelity_confirm",
 }
+
+# each table above -> the criterion of protocol.CRITERIA its search was read with
+RATE_CRITERIA: dict[str, str] = {
+    "PAPER_LR": "best_val",
+    "DEPTH_LR": "best_min_of_rules",
+    "FSCALE_LR": "best_val",
+    "DEEP_LR": "best_val",
+    "FF_LR": "best_val",
+    "ACTIVATION_LR": "best_mean_of_rules",
+    "FIDELITY_CHOICE": "best_val",
+}

@@ -101,10 +101,11 @@ def filter_configs(configs: list[TrainConfig], filters: dict[str, str]) -> list[
         raise ValueError(
             f"unknown filter key(s) {', '.join(sorted(bad))}; valid: {', '.join(sorted(known))}"
         )
+    return [c for c in configs if all(shown(c.to_dict()[k]) == v for k, v in filters.items())]
 
-    def show(v: object) -> str:
-        if isinstance(v, list | tuple):
-            return ",".join(str(x) for x in v)
-        return str(v)
 
-    return [c for c in configs if all(show(c.to_dict()[k]) == v for k, v in filters.items())]
+def shown(value: object) -> str:
+    """A config value as a ``key=value`` filter writes it (sequences comma-separated)."""
+    if isinstance(value, list | tuple):
+        return ",".join(str(x) for x in value)
+    return str(value)
