@@ -83,6 +83,7 @@ FIDELITY_SURVIVORS: dict[str, tuple[dict, ...]] = {
 # Stage 2 -> the chosen value, copied from protocol.choose over fidelity_confirm records.
 FIDELITY_CHOICE: dict[str, dict] = {
     "DRTP (tanh), MNIST": {"lr": 0.01},
+    "PEPITA + WD, MNIST": {"weight_decay": 3e-5},
 }
 
 
