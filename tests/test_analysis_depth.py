@@ -85,11 +85,13 @@ def _fin(rows: list[tuple]) -> pd.DataFrame:
     return fin.assign(Dataset=fin["dataset"].map({"mnist": "MNIST"}), lr=0.1, decay_epochs="3")
 
 
-def test_a_run_that_fell_is_found_by_best_epoch_gain_and_slowness_window():
+def _fell_and_held(held_variant: str = "normalisation + WM"):
+    """Two three-layer MNIST runs: "a" (normalisation + WM) falls from 97% to 20% as its gain
+    grows to 80; "b" holds at 97% with a gain of 3."""
     fin = _fin(
         [
             ("a", "mnist", 3, "normalisation + WM", 0, 0.20),
-            ("b", "mnist", 3, "normalisation + WM", 1, 0.97),
+            ("b", "mnist", 3, held_variant, 1, 0.97),
         ]
     )
     hist = pd.concat(
@@ -98,6 +100,11 @@ def test_a_run_that_fell_is_found_by_best_epoch_gain_and_slowness_window():
             _history("b", [0.90, 0.96, 0.97, 0.97], [1, 2, 3, 3]),
         ]
     )
+    return fin, hist
+
+
+def test_a_run_that_fell_is_found_by_best_epoch_gain_and_slowness_window():
+    fin, hist = _fell_and_held()
     best = an.best_epochs(fin, hist)
     assert best.loc["a", "epoch"] == 2 and best.loc["b", "epoch"] == 3
     per_run = an.gain_per_run(fin, hist, best, ["mnist"]).set_index("seed")
@@ -180,18 +187,7 @@ def test_stored_texts_count_runs_per_dataset():
 
 
 def test_gain_section_lists_only_the_runs_that_fell_with_their_gain_at_the_fall():
-    fin = _fin(
-        [
-            ("a", "mnist", 3, "normalisation + WM", 0, 0.20),
-            ("b", "mnist", 3, "normalisation", 1, 0.97),
-        ]
-    )
-    hist = pd.concat(
-        [
-            _history("a", [0.90, 0.97, 0.30, 0.20], [1, 5, 60, 80]),
-            _history("b", [0.90, 0.96, 0.97, 0.97], [1, 2, 3, 3]),
-        ]
-    )
+    fin, hist = _fell_and_held("normalisation")
     gh, per_run = an.normalised_gains(fin, hist, an.best_epochs(fin, hist), ["mnist"])
     assert set(gh["run_id"]) == {"a", "b"}
     tables, facts = an.gain_section(per_run, ["mnist"])
