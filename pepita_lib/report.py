@@ -218,6 +218,25 @@ def glue_text(name: str, text: str) -> None:
     glue(name, Shown(text), display=False)
 
 
+def glue_all(facts: dict[str, str], prefix: str = "") -> None:
+    """Glue every text of ``facts`` under ``prefix`` + its key."""
+    for key, text in facts.items():
+        glue_text(prefix + key, text)
+
+
+def show(tables: list[tuple[pd.DataFrame | str, str]], facts: dict[str, str] | None = None) -> None:
+    """Display each (table, caption) as a styled table, or a Markdown line where the table is a
+    string or empty ("caption: none."), then glue ``facts``."""
+    from IPython.display import Markdown, display
+
+    for tab, caption in tables:
+        if isinstance(tab, str):
+            display(Markdown(tab))
+        else:
+            display(styled(tab, caption) if len(tab) else Markdown(f"{caption}: none."))
+    glue_all(facts or {})
+
+
 def pct(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None or value != value else f"{100 * value:.{digits}f}"
 

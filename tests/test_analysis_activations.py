@@ -132,3 +132,44 @@ def test_shared_rate_maximises_the_mean_of_both_rules():
         }
     )
     assert A.shared_rate(grp) == 0.01
+
+
+def test_mismatch_vanishes_exactly_for_the_identity_units():
+    a = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    by = A.mismatch_curves(a).groupby("activation")["mismatch"].apply(lambda v: v.abs().max())
+    assert by["ReLU"] == 0 and by["linear"] == 0
+    assert by["tanh"] > 0.1 and by["erf"] > 0.1
+    leaky = A.mismatch_curves(a).query("activation == 'leaky ReLU'")
+    slope = float(A.leaky_slope())  # below zero sigma sigma' - sigma = (slope - 1) sigma
+    assert 0 < slope < 1 and (leaky.loc[leaky["pre-activation a"] > 0, "mismatch"] == 0).all()
+    neg = leaky[leaky["pre-activation a"] < 0]
+    assert neg["mismatch"].to_numpy() == pytest.approx(
+        ((slope - 1) * slope * neg["pre-activation a"]).to_numpy()
+    )
+
+
+def test_trajectory_facts_split_exact_from_broken_and_read_the_trend():
+    traj = pd.DataFrame(
+        {
+            "activation": ["ReLU"] * 3 + ["tanh"] * 3 + ["erf"] * 3,
+            "step": [0, 1, 2] * 3,
+            "relative difference": [1e-15, 3e-15, 2e-15, 0.1, 0.2, 0.3, 0.4, 0.3, 0.2],
+        }
+    )
+    ends = pd.DataFrame(
+        {
+            "activation": ["ReLU", "tanh", "erf"],
+            "status": ["finished", "diverged at step 2", "finished"],
+        }
+    )
+    facts = A.trajectory_facts(traj, ends)
+    assert facts["traj_exact_max"] == "3e-15" and facts["traj_exact_verdict"].startswith("stays")
+    assert facts["traj_grew_names"] == "tanh" and facts["traj_shrank_names"] == "erf"
+    assert facts["traj_change_range"] == "0.50 to 3.00" and facts["traj_diverged"] == "tanh"
+    broken = A.trajectory_facts(
+        traj.assign(
+            **{"relative difference": traj["relative difference"] + 2e-9 * (traj["step"] > 0)}
+        ),
+        ends,
+    )
+    assert broken["traj_exact_verdict"].startswith("leaves")

@@ -85,11 +85,13 @@ def _fin(rows: list[tuple]) -> pd.DataFrame:
     return fin.assign(Dataset=fin["dataset"].map({"mnist": "MNIST"}), lr=0.1, decay_epochs="3")
 
 
-def test_a_run_that_fell_is_found_by_best_epoch_gain_and_slowness_window():
+def _fell_and_held(held_variant: str = "normalisation + WM"):
+    """Two three-layer MNIST runs: "a" (normalisation + WM) falls from 97% to 20% as its gain
+    grows to 80; "b" holds at 97% with a gain of 3."""
     fin = _fin(
         [
             ("a", "mnist", 3, "normalisation + WM", 0, 0.20),
-            ("b", "mnist", 3, "normalisation + WM", 1, 0.97),
+            ("b", "mnist", 3, held_variant, 1, 0.97),
         ]
     )
     hist = pd.concat(
@@ -98,6 +100,11 @@ def test_a_run_that_fell_is_found_by_best_epoch_gain_and_slowness_window():
             _history("b", [0.90, 0.96, 0.97, 0.97], [1, 2, 3, 3]),
         ]
     )
+    return fin, hist
+
+
+def test_a_run_that_fell_is_found_by_best_epoch_gain_and_slowness_window():
+    fin, hist = _fell_and_held()
     best = an.best_epochs(fin, hist)
     assert best.loc["a", "epoch"] == 2 and best.loc["b", "epoch"] == 3
     per_run = an.gain_per_run(fin, hist, best, ["mnist"]).set_index("seed")
@@ -177,3 +184,43 @@ def test_stored_texts_count_runs_per_dataset():
     assert "CIFAR-100 beyond one hidden layer" in an.no_search_text(
         ["mnist", "cifar100"], ["mnist"]
     )
+
+
+def test_gain_section_lists_only_the_runs_that_fell_with_their_gain_at_the_fall():
+    fin, hist = _fell_and_held("normalisation")
+    gh, per_run = an.normalised_gains(fin, hist, an.best_epochs(fin, hist), ["mnist"])
+    assert set(gh["run_id"]) == {"a", "b"}
+    tables, facts = an.gain_section(per_run, ["mnist"])
+    fell = tables[1][0]
+    assert list(fell["seed"]) == [0] and fell["gain at fall"].iloc[0] == "60.0"
+    assert facts["gd_box_nwm_fell"] == "1 of 1" and facts["gd_box_norm_fell"] == "0 of 1"
+    empty_tables, empty_facts = an.gain_section(per_run.iloc[:0], ["mnist"])
+    assert empty_tables == [] and empty_facts["gd_box_nwm_fell"] == "n/a"
+
+
+def test_setup_facts_follow_the_rate_grids_and_thresholds():
+    from pepita_lib.experiments import DEEP_LR_GRID, DEEP_LR_GRID_NORM
+
+    facts = an.setup_facts()
+    ratio = float(facts["gd_grid_factor"].replace(",", ""))
+    assert ratio == pytest.approx(max(DEEP_LR_GRID_NORM) / max(DEEP_LR_GRID), rel=1e-3)
+    assert facts["gd_drop"] == f"{an.DROP:g}" and len(facts["gd_grid_plain"].split(", ")) == len(
+        DEEP_LR_GRID
+    )
+
+
+def test_accuracy_by_depth_caps_the_axis_at_100_percent():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pepita_lib.analysis import depth_plots
+
+    fin = _fin(
+        [(f"r{d}{s}", "mnist", d, "plain", s, 0.99 - 0.01 * d) for d in (1, 3) for s in (0, 1)]
+    )
+    depth_plots.accuracy_by_depth(fin.assign(acc=100 * fin["final_test_accuracy"] + 0.9))
+    ax = plt.gcf().axes[0]
+    assert ax.get_ylim()[1] <= 100 and [t for t in ax.get_xticks()] == list(range(1, 6))
+    plt.close("all")

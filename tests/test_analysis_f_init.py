@@ -93,3 +93,38 @@ def test_scale_verdict_counts_missing_scales():
     verdict, rec = FI.scale_verdict({0.05: 98.0, 0.5: 97.8, 5.0: 90.0}, n_total=5, n_div=1)
     assert verdict.startswith("scales 0.05, 0.5 end within 0.3 points")
     assert "diverged at 1 larger scale" in rec and "1 of 5 scales are not trained" in rec
+
+
+def test_recommendation_falls_back_on_the_search_only_without_a_sweep():
+    search = pd.DataFrame({"F scale": [0.05, 0.5], "best val (%)": [97.0, 98.5]})
+    provisional = FI.recommendation(None, None, search, inert=True)
+    assert (
+        provisional.startswith("The scale (provisional")
+        and "0.5, whose best rate reached 98.50%" in provisional
+    )
+    assert provisional.endswith(".") and FI.MEAN_REC[True] in provisional
+    swept = FI.recommendation("the scale: 0.05 won", "the distribution: keep", search, inert=False)
+    assert swept == "The scale: 0.05 won; the distribution: keep; " + FI.MEAN_REC[False] + "."
+
+
+def test_init_section_reads_the_mean_as_inert_and_counts_the_forms():
+    from pepita_lib.experiments import F_INITS, FSCALE_LR
+
+    scales = sorted(FSCALE_LR)
+    forms = [*F_INITS, *FI.MEAN_CHECK]
+    init = pd.DataFrame(
+        [
+            {"distribution": f, "F scale": s, "‖Fe‖/‖x‖": 0.01 * s * (1 + 0.01 * i),
+             "mean cos(columns)": 0.5 * ("mean" in f), "mean's effect": 1e-8, "ΔW1": s, "ΔW2": 0.1}
+            for i, f in enumerate(forms)
+            for s in scales
+        ]
+    )  # fmt: skip
+    tables, facts = FI.init_section(init)
+    assert FI.mean_inert(init) and not FI.mean_inert(init.assign(**{"mean's effect": 1.0}))
+    assert facts["oq_fi_n_forms"] == "five" and facts["oq_fi_mean_effect"] == "< 1e-05"
+    assert float(facts["oq_fi_dist_spread"]) == pytest.approx(100 * 0.04 / 1.02, abs=0.1)
+    assert float(facts["oq_fi_slope1"]) == pytest.approx(1.0)  # ΔW1 proportional to the scale
+    assert [r.endswith("(not trained)") for r in tables[0][0]["distribution of F"]] == [
+        f in FI.MEAN_CHECK for f in forms
+    ]

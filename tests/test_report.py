@@ -135,3 +135,19 @@ def test_deep_lr_search_stays_registered_once_its_rates_are_entered(monkeypatch)
     # ... while going_deeper registers only cells that have a rate: none normalised now
     deep = get_experiment("going_deeper").configs("paper")
     assert deep and not any(c.act_norm == "batch" for c in deep)
+
+
+def test_show_displays_tables_lines_and_empty_tables_then_glues(monkeypatch):
+    import IPython.display
+    import pandas as pd
+
+    from pepita_lib import report
+
+    shown, glued = [], {}
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    monkeypatch.setattr(report, "glue_text", glued.__setitem__)
+    table = pd.DataFrame({"a": [1.234]})
+    report.show([(table, "A table"), ("a line", ""), (table.iloc[:0], "Nothing")], {"k": "v"})
+    assert shown[0].caption == "A table" and shown[0].data is table
+    assert [s.data for s in shown[1:]] == ["a line", "Nothing: none."]
+    assert glued == {"k": "v"}

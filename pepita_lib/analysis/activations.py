@@ -349,3 +349,208 @@ def accuracy_verdict(pairs: pd.DataFrame, n_trained: int) -> str:
             )
         )
     return out
+
+
+# --- what the chapter "Open question 2" shows, section by section ---------------------------
+# Each returns the tables to display, as (table or Markdown line, caption), and glue texts.
+
+SIZES = [784, 1024, 10]  # the runs' net: one hidden layer of 1024
+GAP_SCALES = (0.05, 3.0)  # PEPITA's F scale, and one where ||F e|| is comparable to ||x||
+N_MEASURE = 256  # test images on which every gap is measured
+TRAJECTORY = {"batch": 64, "lr": 0.1, "momentum": 0.9}  # the short PEPITA-Hebbian trajectory
+
+
+def trajectory_steps(profile: str) -> tuple[int, int]:
+    """(steps, measure every): a fraction of an epoch, cheaper still on the smoke profile."""
+    return (20, 10) if profile == "smoke" else (300, 25)
+
+
+def leaky_slope() -> str:
+    """Leaky ReLU's slope below zero, -sigma(-1)."""
+    return f"{-float(resolve_activation('leaky_relu').f(torch.tensor(-1.0))):g}"
+
+
+def mismatch_curves(a: Tensor) -> pd.DataFrame:
+    """sigma(a) sigma'(a) - sigma(a) per unit of the identity check: zero wherever the goodness
+    gradient equals the Hebbian term."""
+    from ..experiments.ff import IDENTITY_ACTIVATIONS
+
+    frames = []
+    for name in IDENTITY_ACTIVATIONS:
+        act = resolve_activation(name)
+        mismatch = (act.f(a) * act.df(a) - act.f(a)).numpy()
+        frames.append(
+            pd.DataFrame(
+                {"pre-activation a": a.numpy(), "activation": NAMES[name], "mismatch": mismatch}
+            )
+        )
+    return pd.concat(frames)
+
+
+def gap_section(gaps: pd.DataFrame, x: Tensor, t: Tensor) -> tuple[list, dict[str, str]]:
+    """The initial gaps as shown (an "identity" verdict column) and their glue texts, with
+    the float64 rounding level of the cancellation for comparison."""
+    cols = [f"F scale {s:g}" for s in GAP_SCALES]
+    shown = gaps.assign(
+        **{c: gaps[c].map(fmt_gap) for c in cols},
+        identity=["exact (rounding)" if v < EXACT else "broken" for v in gaps[cols[0]]],
+    )
+    ratio, rounding = rounding_level(*seed_state64(SIZES, GAP_SCALES[0]), x, t)
+    facts = {
+        **init_facts(gaps, *GAP_SCALES),
+        "n_measure": f"{N_MEASURE}",
+        "width": f"{SIZES[1]}",
+        "rounding": f"{rounding:.0e}",
+        "ratio": f"{ratio:.0f}",
+        "threshold": f"{EXACT:.0e}",
+        "small_scale": f"{GAP_SCALES[0]:g}",
+        "big_scale": f"{GAP_SCALES[1]:g}",
+    }
+    caption = (
+        "Relative difference ‖Hebbian − ½∇(G_clean − G_mod)‖ / ‖Hebbian‖ at initialisation, "
+        f"{N_MEASURE} MNIST test images"
+    )
+    return [(shown, caption)], {f"oqa_{k}": v for k, v in facts.items()}
+
+
+def trajectories(x: Tensor, t: Tensor, data, steps: int, every: int) -> tuple[pd.DataFrame, ...]:
+    """``gap_trajectory`` of every activation of the identity check: the finite gaps by step,
+    and each trajectory's status and final accuracy."""
+    from ..experiments.ff import IDENTITY_ACTIVATIONS
+
+    traj, ends = [], []
+    for name in IDENTITY_ACTIVATIONS:
+        rows, status, acc = gap_trajectory(name, x, t, data, SIZES, steps, every, **TRAJECTORY)
+        traj += rows
+        ends.append({"activation": NAMES[name], "status": status, "accuracy": acc})
+    traj = pd.DataFrame(traj)
+    return traj[np.isfinite(traj["relative difference"])], pd.DataFrame(ends)
+
+
+def trajectory_facts(traj: pd.DataFrame, ends: pd.DataFrame) -> dict[str, str]:
+    """Does an exact unit stay at rounding level along the way (it must: the identity is
+    algebraic), and how did the broken units' gaps move from first to last step."""
+    by = traj.groupby("activation", sort=False)["relative difference"]
+    first, last, top = by.first(), by.last(), by.max()
+    exact, broken = first[first < EXACT].index, first[first >= EXACT].index
+    change = last[broken] / first[broken]
+    held = len(exact) and top[exact].max() < EXACT
+    return {
+        "traj_exact_max": f"{top[exact].max():.0e}" if len(exact) else "n/a",
+        "traj_exact_verdict": "stays at rounding level throughout, as it must: the identity is "
+        "algebraic, so no weights can break it"
+        if held
+        else "leaves the rounding level, which the algebra says it cannot: a bug to chase",
+        "traj_tol": "2",
+        "traj_change_range": f"{change.min():.2f} to {change.max():.2f}" if len(change) else "n/a",
+        **{
+            f"traj_{k}_names": ", ".join(v) or "none"
+            for k, v in trend(first[broken], last[broken]).items()
+        },
+        "traj_diverged": ", ".join(ends.loc[ends["status"] != "finished", "activation"]) or "none",
+    }
+
+
+def trajectory_section(
+    traj: pd.DataFrame, ends: pd.DataFrame, steps: int, every: int, n_test: int
+) -> tuple[list, dict[str, str]]:
+    """The trajectory table and its glue texts (the trajectory's setting included)."""
+    setting = {
+        "steps": f"{steps}",
+        "batch": f"{TRAJECTORY['batch']}",
+        "epochs": f"{steps * TRAJECTORY['batch'] / 60000:.2f}",
+        "lr": f"{TRAJECTORY['lr']:g}",
+        "momentum": f"{TRAJECTORY['momentum']:g}",
+        "every": f"{every}",
+    }
+    facts = {f"oqa_{k}": v for k, v in {**setting, **trajectory_facts(traj, ends)}.items()}
+    caption = f"Relative difference along {steps} steps ({n_test} test images for the accuracy)"
+    return [(trajectory_table(traj, ends), caption)], facts
+
+
+def lr_section(lr_runs: pd.DataFrame, profile: str) -> tuple[list, dict[str, str]]:
+    """The rate search by activation, rule and rate, the setting of the runs, and what the
+    search says for each activation."""
+    from ..experiments import get_experiment
+    from ..experiments.ff import TRAINED_ACTIVATIONS, activation_lr
+
+    main = get_experiment("activations").configs(profile)
+    search = get_experiment("activations_lr_search").configs(profile)
+    start, end = probe_factors(epoch=0), probe_factors(epoch=-1)
+    facts = {
+        "trained": listing([NAMES[n] for n in TRAINED_ACTIVATIONS]),
+        "shared_lr": f"{activation_lr('relu'):g}",
+        "n_seeds": f"{len({c.seed for c in main})}",
+        "epochs_main": f"{main[0].epochs}",
+        "search_val": f"{search[0].val_size:,}",
+        "search_epochs": f"{search[0].epochs}",
+        "search_grid": ", ".join(f"{v:g}" for v in sorted({c.lr for c in search}, reverse=True)),
+        "probe_epochs": f"{SIGMOID_PROBE['epochs']}",
+        "probe_images": f"{SIGMOID_PROBE['images']:,}",
+        "probe_factor": f"{start[0]:.0f} to {start[1]:.0f}",
+        "probe_factor_end": f"{end[0]:.1f} to {end[1]:.1f}",
+        "lr_verdict": "The search has not run yet, so the sigmoid's rate is provisional.",
+    }
+    facts = {f"oqa_{k}": v for k, v in facts.items()}
+    if lr_runs.empty:
+        return [], facts
+    cell = lr_runs.assign(
+        cell=[
+            f"{100 * v:.2f}" if s == "finished" else s
+            for v, s in zip(lr_runs["final_val_accuracy"], lr_runs["status"])
+        ]
+    )
+    tab = cell.pivot_table(
+        index=["activation", "Rule"], columns="lr", values="cell", aggfunc="first"
+    )
+    tab = tab[sorted(tab.columns, reverse=True)]
+    tab.columns = [f"η={c:g}" for c in tab.columns]
+    fin = lr_runs[lr_runs["status"] == "finished"]
+    sentences = [
+        lr_sentence(act, grp, activation_lr(act)) for act, grp in fin.groupby("activation")
+    ]
+    if sentences:
+        facts["oqa_lr_verdict"] = " ".join(sentences)
+    caption = (
+        f"Validation accuracy (%) after {int(lr_runs['epochs'].iloc[0])} epochs, by learning rate η"
+    )
+    return [(tab.fillna("not run").reset_index(), caption)], facts
+
+
+def accuracy_section(
+    runs: pd.DataFrame, gaps: pd.DataFrame, profile: str, results_dir: str
+) -> tuple[list, dict[str, str], pd.DataFrame]:
+    """Final accuracy of both rules by activation beside the initial gap, the verdict, what is
+    not stored yet, and the finished runs (labelled for the figure)."""
+    from ..experiments.ff import TRAINED_ACTIVATIONS, activation_lr
+    from .ff import missing_runs
+
+    gap0 = gaps.set_index("activation")[f"F scale {GAP_SCALES[0]:g}"].to_dict()
+    table, pairs = accuracy_by_activation(
+        runs, gap0, {n: activation_lr(n) for n in TRAINED_ACTIVATIONS}
+    )
+    n_left, hours = map(
+        sum,
+        zip(
+            *[
+                missing_runs(e, profile, results_dir)
+                for e in ("activations", "activations_lr_search")
+            ]
+        ),
+    )
+    facts = {
+        "oqa_verdict": accuracy_verdict(pairs, len(TRAINED_ACTIVATIONS)),
+        "oqa_left": f"{n_left} runs are not stored yet (about {hours:.1f} CPU hours on one "
+        "thread, estimate)"
+        if n_left
+        else "Every run this chapter uses is stored",
+    }
+    fin = runs[runs["status"] == "finished"].copy() if not runs.empty else runs
+    if len(fin):
+        fin["hidden activation"] = fin["activation"].map(NAMES)
+        fin["test accuracy (%)"] = 100 * fin["final_test_accuracy"]
+    caption = (
+        "Final test accuracy on MNIST (mean ± std over seeds) and the identity gap at "
+        "initialisation (F scale 0.05)"
+    )
+    return [(table, caption)], facts, fin

@@ -19,6 +19,8 @@ from ..config import TrainConfig, run_id
 from ..data import Dataset, one_hot
 from ..experiments import (
     DEEP_LR,
+    DEEP_LR_GRID,
+    DEEP_LR_GRID_NORM,
     DEPTH_VARIANTS,
     DEPTHS,
     EXPERIMENTS,
@@ -30,7 +32,7 @@ from ..experiments import (
 from ..nets import dropout_masks, make_net
 from ..optim import lr_at
 from ..references import published
-from ..report import DATASET_LABELS, label_variants, missing_note
+from ..report import DATASET_LABELS, add_slowness, label_variants, missing_note
 from ..rules import make_rule
 from ..rules.pepita import pepita_updates
 
@@ -915,3 +917,238 @@ def stored_texts(
             else "all datasets are available"
         ),
     }
+
+
+# --- what the chapter shows, section by section ---------------------------------------------
+# Each returns the tables to display, as (table or Markdown line, caption), and the glue texts.
+
+Tables = list[tuple[pd.DataFrame | str, str]]
+
+
+def grid_and_datasets(profile: str) -> tuple[list[TrainConfig], list[str]]:
+    """going_deeper's registered configs under ``profile``, and every dataset of the whole
+    (paper) matrix, registered or not, in the experiment's order."""
+    paper = get_experiment("going_deeper").configs("paper")
+    return get_experiment("going_deeper").configs(profile), list(
+        dict.fromkeys(c.dataset for c in paper)
+    )
+
+
+def setup_facts() -> dict[str, str]:
+    """Glue texts fixed by the library: published values, thresholds, rate grids, search setup."""
+    search = get_experiment("deep_lr_search").configs("paper")
+    return {
+        "gd_pub3": f"{published('pepita', 'mnist', 3)[0]:.2f}",
+        "gd_pub_c100": f"{PUB_C100_3_WD:.2f}",
+        "gd_drop": f"{DROP:g}",
+        "gd_fall": f"{FALL}",
+        "gd_thresh": f"{THRESH}",
+        "gd_spread": f"{SPREAD:g}",
+        "gd_grid_plain": ", ".join(f"{r:g}" for r in DEEP_LR_GRID),
+        "gd_grid_norm": ", ".join(f"{r:g}" for r in DEEP_LR_GRID_NORM),
+        "gd_grid_factor": f"{max(DEEP_LR_GRID_NORM) / max(DEEP_LR_GRID):,.0f}",
+        "gd_search_setup": f"{search[0].val_size:,} training images held out for validation, "
+        f"{search[0].epochs} epochs, no rate decay",
+        "gd_known_plain": known_plain_text(),
+    }
+
+
+def remedies_section(data: Dataset, grid: list[TrainConfig], datasets: list[str]) -> tuple:
+    """The first update under each normalisation, and how far weight decay alone would shrink
+    the weights at each registered cell's rate."""
+    upd = first_update(data, max(DEPTHS))
+    wd = DEPTH_VARIANTS["weight decay"]["weight_decay"]
+    decay = decay_table(grid, wd)
+    tables = [
+        (
+            first_update_table(upd),
+            f"‖ΔW_l‖/‖W_l‖ of PEPITA's first update, {max(DEPTHS)} hidden layers of 1024, "
+            "seed 0, first MNIST batch",
+        ),
+        (
+            decay_display(decay, datasets),
+            f"Factor by which weight decay λ = {wd:g} alone would shrink the weights over the "
+            "100-epoch schedule, exp(−λ Σ η_t / (1 − μ)), at the rate each registered cell "
+            "trains with",
+        ),
+    ]
+    return tables, {**first_update_findings(upd), **decay_findings(decay)}
+
+
+def rate_section(datasets: list[str]) -> tuple[Tables, dict[str, str]]:
+    """Every cell's rate and its source, with the counts of cells that have one."""
+    searched = list(
+        dict.fromkeys(c.dataset for c in get_experiment("deep_lr_search").configs("paper"))
+    )
+    caption = (
+        "Learning rate of every going_deeper cell (— no rate yet: the cell is not registered) "
+        "and where it comes from"
+    )
+    facts = {
+        "gd_rate_counts": rate_counts(datasets),
+        "gd_no_search": no_search_text(datasets, searched),
+    }
+    return [(rate_table(datasets, searched), caption)], facts
+
+
+def search_section(
+    lr_runs: pd.DataFrame, lr_hist: pd.DataFrame, missing: list, profile: str
+) -> tuple[Tables, dict[str, str], dict]:
+    """deep_lr_search's table and findings (``found`` also feeds the diverged-cells table)."""
+    grid = get_experiment("deep_lr_search").configs(profile)
+    label_variants(lr_runs, DEPTH_VARIANTS)
+    tab, found = search_table(lr_runs, lr_hist, grid)
+    caption = (
+        f"deep_lr_search: validation accuracy (%) after {grid[0].epochs} epochs by depth, "
+        "variant and rate (— rate not in this variant's grid)"
+    )
+    facts = {
+        f"gd_lr_{k}": "; ".join(found[k]) or "none"
+        for k in ("ready", "mismatch", "edge", "falling")
+    }
+    facts["gd_lr_search_stored"] = f"{len(lr_runs)} of {len(grid)}"
+    tables = [(missing_line("deep_lr_search", profile, missing), ""), (tab, caption)]
+    return tables, facts, found
+
+
+def prepare_runs(runs: pd.DataFrame, hist: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """Label the variants (in place), add slowness, and split off the finished runs with their
+    accuracy in percent (``acc``)."""
+    for frame in (runs, hist):
+        label_variants(frame, DEPTH_VARIANTS)
+    if runs.empty:
+        return runs, hist, runs
+    runs = add_slowness(runs, hist)
+    fin = runs[runs["status"] == "finished"].copy()
+    fin["acc"] = fin["final_test_accuracy"] * 100
+    return runs, hist, fin
+
+
+def state_section(
+    runs: pd.DataFrame, missing: list, grid: list[TrainConfig], datasets: list[str], profile: str
+) -> tuple[Tables, dict[str, str]]:
+    """One state table per dataset (accuracy or the cell's state), and the stored counts."""
+    tables: Tables = [(missing_line("going_deeper", profile, missing), "")]
+    states = []
+    for ds in datasets:
+        tab, sentence = state_table(runs, grid, ds, profile)
+        states.append(sentence)
+        jpeg = "; published CIFAR-10 values are for the original dataset, ours for the JPEG copy"
+        caption = (
+            f"{DATASET_LABELS[ds]}: final test accuracy (%) by depth and variant, mean ± std "
+            "over n stored seeds (n=1 of 3: one of three registered seeds stored), or the cell's "
+            "state" + (jpeg if ds == "cifar10" else "")
+        )
+        tables.append((tab, caption))
+    facts = {**stored_texts(runs, grid, datasets), "gd_shared": shared_runs(datasets)}
+    return tables, {**facts, "gd_states": "; ".join(states)}
+
+
+def normalised_gains(
+    fin: pd.DataFrame, hist: pd.DataFrame, best: pd.DataFrame | None, datasets: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The normalised runs' per-epoch gain history, and ``gain_per_run`` of them."""
+    gain_runs = fin[fin["Variant"].isin(NORMED)] if len(fin) else fin
+    if not len(gain_runs):
+        return hist.iloc[:0], hist.iloc[:0]
+    gh = hist[hist["run_id"].isin(gain_runs["run_id"])].dropna(subset=["gain_W1F"])
+    return gh, gain_per_run(gain_runs, gh, best, datasets) if len(gh) else gh.iloc[:0]
+
+
+def gain_section(per_run: pd.DataFrame, datasets: list[str]) -> tuple[Tables, dict[str, str]]:
+    """The gain table, the (collapsed) table of runs that fell, and the gain findings."""
+    facts = {
+        **gain_findings(per_run),
+        "gd_box_nwm_fell": fall_count(per_run, "normalisation + WM"),
+        "gd_box_norm_fell": fall_count(per_run, "normalisation"),
+    }
+    if not len(per_run):
+        return [], facts
+    fell = per_run[per_run["fell"]][
+        [
+            "Dataset",
+            "hidden layers",
+            "Variant",
+            "seed",
+            "lr",
+            "max gain",
+            "gain at fall",
+            "epoch of fall",
+        ]
+    ]
+    fmt = {"lr": "{:g}", "max gain": "{:.1f}", "gain at fall": "{:.1f}", "epoch of fall": "{:.0f}"}
+    fell = fell.assign(**{c: fell[c].map(f.format) for c, f in fmt.items()})
+    tables = [
+        (
+            gain_table(per_run, datasets),
+            "Largest feedback gain ‖W₁F‖₂ of each run, median over seeds; in brackets, runs "
+            f"that ended more than {DROP:g} points below their best epoch, of the runs whose "
+            "records hold the gain",
+        ),
+        (
+            fell,
+            "Normalised runs that fell: largest gain, and the gain at the first epoch after "
+            "their best that was that far below it",
+        ),
+    ]
+    return tables, facts
+
+
+def slowness_section(
+    fin: pd.DataFrame, hist: pd.DataFrame, datasets: list[str]
+) -> tuple[Tables, dict[str, str]]:
+    """The slowness table, the (collapsed) runs left out of it, and their glue texts."""
+    if not len(fin):
+        return [], {"gd_slow_summary": "n/a", "gd_slow_n_out": "0"}
+    out = fell_before_decay(fin, hist)
+    tab, summary = slowness_table(fin, out, datasets)
+    tables = [
+        (
+            tab,
+            "Slowness s (epochs), mean over seeds; — not run, diverged, or every seed fell "
+            "before the first decay",
+        ),
+        (
+            out.drop(columns="run_id"),
+            f"Runs left out: test accuracy more than {DROP:g} points "
+            "below its best at the end of the fitted window (before the first decay)",
+        ),
+    ]
+    return tables, {"gd_slow_summary": summary, "gd_slow_n_out": f"{len(out)}"}
+
+
+def three_layers_section(heb: pd.DataFrame, fin: pd.DataFrame) -> tuple[Tables, dict[str, str]]:
+    """MNIST with three hidden layers: hebbian_depth's plain run against going_deeper's."""
+    heb3 = heb[(heb["depth"] == 3) & (heb["status"] == "finished")] if not heb.empty else heb
+    gd3 = fin[(fin["dataset"] == "mnist") & (fin["depth"] == 3)] if len(fin) else fin
+    tab, found = three_layers(heb3, gd3)
+    return [(tab, "Three hidden layers of 1024, MNIST: final test accuracy")], found
+
+
+def summary_section(
+    fin: pd.DataFrame,
+    runs: pd.DataFrame,
+    hist: pd.DataFrame,
+    best,
+    falling_keys: set,
+    datasets: list[str],
+) -> tuple[Tables, dict[str, str]]:
+    """The verdicts, and the (collapsed) tables of diverged, uneven and dropped cells."""
+    verdict, trend = verdicts(fin, runs, datasets)
+    div = diverged_cells(runs, falling_keys)
+    uneven = uneven_cells(fin, hist, best) if len(fin) else div.iloc[:0]
+    dropped = dropped_runs(fin, best) if len(fin) else div.iloc[:0]
+    facts = {
+        "gd_verdict": verdict,
+        "gd_plain_trend": trend,
+        "gd_box_deepest": deepest_text(fin, runs, datasets),
+        "gd_n_diverged": f"{int(div['diverged runs'].sum())} runs in {len(div)} cells",
+        "gd_n_uneven": f"{len(uneven)}",
+        "gd_n_dropped": f"{len(dropped)}",
+    }
+    tables = [
+        (div, "Cells with diverged runs"),
+        (uneven, f"Cells whose finished seeds end more than {SPREAD:g} points apart"),
+        (dropped, f"Finished runs that ended more than {DROP:g} points below their best epoch"),
+    ]
+    return tables, facts

@@ -343,3 +343,216 @@ def scale_table(runs: pd.DataFrame) -> pd.DataFrame:
             "final angle_F (°)": runs["angle"].map(lambda v: show(v, ".1f")),
         }
     )
+
+
+# --- what the chapter "Open question 1" shows, section by section ---------------------------
+# Each returns the tables to display, as (table or Markdown line, caption), and glue texts.
+
+D0 = 784  # MNIST input size
+MEAN_CHECK = {"uniform, mean = 1 std": {"f_mean": 1.0}, "uniform, mean = 3 std": {"f_mean": 3.0}}
+NUMBER_WORDS = {3: "three", 4: "four", 5: "five"}
+
+
+def setup_facts() -> dict[str, str]:
+    """The original sigma_F on MNIST and the published one-layer PEPITA accuracy."""
+    from ..references import published
+
+    pub = published("pepita", "mnist", 1)
+    return {
+        "oq_fi_sigmaF": f"{0.05 * math.sqrt(2 / D0):.5f}",
+        "oq_fi_pub": f"{pub[0]:.2f} ± {pub[1]:.2f}",
+    }
+
+
+def init_measures(data) -> pd.DataFrame:
+    """``first_step`` for every trained draw of F (and, at initialisation only, the
+    mean-shifted ones: 1^T e = 0, so they are not trained) at every swept scale, on the first
+    batch the seed-0 runs see."""
+    from ..experiments import F_INITS, F_SCALES
+
+    x, t = first_batch(data)
+    forms = {**F_INITS, **MEAN_CHECK}
+    return pd.DataFrame(
+        [
+            {"distribution": name, "F scale": s, **first_step(knobs, s, x, t)}
+            for name, knobs in forms.items()
+            for s in F_SCALES
+        ]
+    )
+
+
+def mean_inert(init: pd.DataFrame) -> bool:
+    """Whether the designed mean's part of F e stayed at float rounding in every draw."""
+    return bool(init["mean's effect"].max() < 1e-5)
+
+
+def init_section(init: pd.DataFrame) -> tuple[list, dict[str, str]]:
+    """F at initialisation (original scale, every form) and the first update against the scale
+    (original uniform F), with their glue texts."""
+    from ..experiments import F_INITS, FSCALE_LR
+
+    forms = list(dict.fromkeys(init["distribution"]))
+    orig = init[init["F scale"] == 0.05].set_index("distribution").loc[forms].reset_index()
+    at_init = pd.DataFrame(
+        {
+            "distribution of F": [v + ("" if v in F_INITS else " (not trained)") for v in forms],
+            "‖Fe‖/‖x‖ (scale 0.05)": orig["‖Fe‖/‖x‖"].map("{:.2e}".format),
+            "mean cosine between class columns": orig["mean cos(columns)"].map("{:+.2f}".format),
+            "‖mσ_F 1 1ᵀe‖ / ‖F₀e‖": orig["mean's effect"].map(small),
+        }
+    )
+    uni = init[init["distribution"] == "uniform (original)"].copy()
+    uni["η"] = uni["F scale"].map(FSCALE_LR)
+    spread = init.groupby("F scale")["‖Fe‖/‖x‖"].agg(lambda v: (v.max() - v.min()) / v.mean())
+    cos_of = orig.set_index("distribution")["mean cos(columns)"]
+    facts = {
+        **step_facts(uni),
+        "dist_spread": f"{100 * spread.max():.1f}",
+        "n_forms": NUMBER_WORDS.get(len(forms), str(len(forms))),
+        "cos_m1": f"{cos_of['uniform, mean = 1 std']:.2f}",
+        "cos_m3": f"{cos_of['uniform, mean = 3 std']:.2f}",
+        "mean_effect": small(init["mean's effect"].max()),
+    }
+    tables = [
+        (
+            at_init,
+            "F at initialisation (seed 0, first MNIST batch of 64): the mean makes the class "
+            "columns alike but leaves Fe unchanged",
+        ),
+        (
+            _step_table(uni),
+            "The first PEPITA update against the F scale (original uniform F, seed 0): relative "
+            "size without and with the rate afa_fscale trains each scale at",
+        ),
+    ]
+    return tables, {f"oq_fi_{k}": v for k, v in facts.items()}
+
+
+def _step_table(uni: pd.DataFrame) -> pd.DataFrame:
+    """The first update's relative size by scale, alone and times the scale's rate."""
+    return pd.DataFrame(
+        {
+            "F scale": uni["F scale"].map("{:g}".format),
+            "‖Fe‖/‖x‖": uni["‖Fe‖/‖x‖"].map("{:.3g}".format),
+            "‖ΔW₁‖/‖W₁‖": uni["ΔW1"].map("{:.3g}".format),
+            "‖ΔW₂‖/‖W₂‖": uni["ΔW2"].map("{:.3g}".format),
+            "η used for this scale": uni["η"].map("{:g}".format),
+            "η‖ΔW₁‖/‖W₁‖": (uni["η"] * uni["ΔW1"]).map("{:.2e}".format),
+            "η‖ΔW₂‖/‖W₂‖": (uni["η"] * uni["ΔW2"]).map("{:.2e}".format),
+        }
+    )
+
+
+def dist_section(runs: pd.DataFrame, hist: pd.DataFrame) -> tuple[list, dict[str, str], str | None]:
+    """The three draws of F: table, glue texts and the distribution's recommendation.
+    Labels ``runs`` and ``hist`` by draw in place and adds slowness and the final angle."""
+    from ..experiments import F_INITS
+    from ..report import add_slowness, label_variants, mean_std
+
+    variants = list(F_INITS)
+    facts = {"oq_fi_orig_acc": "n/a", "oq_fi_dist_verdict": "n/a"}
+    if runs.empty:
+        return [], facts, None
+    label_variants(runs, F_INITS)
+    label_variants(hist, F_INITS)
+    runs = add_slowness(runs, hist).assign(angle=lambda r: final_angles(r, hist))
+    fin = runs[runs["status"] == "finished"]
+    base = fin.loc[fin["Variant"] == variants[0], "final_test_accuracy"]
+    if len(base):
+        facts["oq_fi_orig_acc"] = f"{mean_std(base)}% ({len(base)} seed{'s' * (len(base) > 1)})"
+    facts["oq_fi_dist_verdict"], rec = dist_verdict(fin, variants[0], variants[1:])
+    caption = (
+        "PEPITA on MNIST (1x1024) with F drawn three ways: final test accuracy (mean ± std over "
+        "seeds), slowness and final angle"
+    )
+    return [(dist_table(runs, variants), caption)], facts, rec
+
+
+def search_section(lr_runs: pd.DataFrame, profile: str) -> tuple[pd.DataFrame, list, dict]:
+    """fscale_lr_search as shown (best rate, the sweep's rate, rate x scale), and its facts."""
+    from ..experiments import FSCALE_LR, get_experiment
+
+    grid = get_experiment("fscale_lr_search").configs(profile)
+    search = search_table(lr_runs, grid, FSCALE_LR)
+    best_shown = [
+        f"{b:g}" + ("" if c else " (search incomplete)") if b == b and b is not None else "not run"
+        for b, c in zip(search["best"], search["complete"])
+    ]
+    shown = search.drop(columns=["best", "best val (%)", "complete", "used", "at used (%)"])
+    shown = shown.assign(
+        **{
+            "F scale": search["F scale"].map("{:g}".format),
+            "best on validation": best_shown,
+            "η used (afa_fscale)": search["used"].map(lambda v: "—" if v != v else f"{v:g}"),
+            "η × scale": (search["used"] * search["F scale"]).map(
+                lambda v: "—" if v != v else f"{v:.1e}"
+            ),
+        }
+    )
+    caption = (
+        f"Validation accuracy (%) of PEPITA after {grid[0].epochs} epochs by F scale and η "
+        "(MNIST, 1x1024; — not searched), the best rate, and the rate the scale sweep uses"
+    )
+    b05 = dict(zip(search["F scale"], search["best"])).get(0.05)
+    keep = b05 == b05 and b05 is not None and b05 != 0.1 and FSCALE_LR.get(0.05) == 0.1
+    facts = {
+        "search_done": f"{len(lr_runs)} of {len(grid)}",
+        **rate_facts(search),
+        "keep_note": "At the original scale the library keeps the original recipe's rate on "
+        "purpose, so that this run is shared with the other chapters."
+        if keep
+        else "At the original scale the sweep uses the original recipe's rate.",
+    }
+    return search, [(shown, caption)], {f"oq_fi_{k}": v for k, v in facts.items()}
+
+
+def scale_section(
+    runs: pd.DataFrame, hist: pd.DataFrame, profile: str
+) -> tuple[pd.DataFrame, list, dict[str, str], str | None]:
+    """The scale sweep: its finished runs (with slowness and final angle), the table, the glue
+    texts and the scale's recommendation (None while no scale has finished)."""
+    from ..experiments import get_experiment
+    from ..report import add_slowness
+
+    facts = {"n_scales": "0", "diverged": "n/a", "best_scale": "n/a", "scale_table": "n/a"}
+    facts["scale_verdict"], rec = "n/a", None
+    if runs.empty:
+        return runs, [], {f"oq_fi_{k}": v for k, v in facts.items()}, rec
+    runs = add_slowness(runs, hist).assign(angle=lambda r: final_angles(r, hist))
+    runs = runs.sort_values("f_scale")
+    fin, div = runs[runs["status"] == "finished"], runs[runs["status"] == "diverged"]
+    facts["n_scales"] = str(len(fin))
+    facts["diverged"] = ", ".join(f"{s:g}" for s in div["f_scale"]) or "none"
+    acc = dict(zip(fin["f_scale"], fin["final_test_accuracy"] * 100))
+    if acc:
+        best = max(acc, key=acc.get)
+        facts["best_scale"] = f"{best:g} ({acc[best]:.2f}%)"
+        facts["scale_table"] = ", ".join(f"{s:g}: {a:.2f}%" for s, a in sorted(acc.items()))
+        n_total = sum(c.rule == "pepita" for c in get_experiment("afa_fscale").configs(profile))
+        facts["scale_verdict"], rec = scale_verdict(acc, n_total, len(div))
+        if len(acc) == 1:
+            facts["scale_verdict"] = "only one scale is trained so far"
+    caption = "PEPITA across F scales (MNIST, 1x1024, seed 0), each at its own rate"
+    return fin, [(scale_table(runs), caption)], {f"oq_fi_{k}": v for k, v in facts.items()}, rec
+
+
+def recommendation(
+    scale_rec: str | None, dist_rec: str | None, search: pd.DataFrame, inert: bool
+) -> str:
+    """One sentence for scale, distribution and mean; while the sweep is incomplete the scale
+    falls back on the validation search, marked provisional."""
+    if scale_rec is None and search["best val (%)"].notna().any():
+        b = search.loc[search["best val (%)"].idxmax()]
+        scale_rec = (
+            "the scale (provisional, from the 3-epoch validation search while the 100-epoch "
+            f"sweep is incomplete): {b['F scale']:g}, whose best rate reached "
+            f"{b['best val (%)']:.2f}% validation accuracy"
+        )
+    rec = "; ".join(
+        (
+            scale_rec or "the scale: undecided, neither the sweep nor the search is stored",
+            dist_rec or "the distribution: undecided, its runs are not stored yet",
+            MEAN_REC[inert],
+        )
+    )
+    return rec[0].upper() + rec[1:] + "."
