@@ -13,6 +13,7 @@ state, along a short training trajectory, and set it against the stored accuracy
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,10 +21,13 @@ import torch
 
 from ..config import TrainConfig
 from ..data import load_dataset, one_hot
+from ..experiments import get_experiment
+from ..experiments.ff import cpu_minutes_estimate
 from ..nets import Net
 from ..optim import SGD
 from ..rules.ff import hebbian_vs_goodness, resolve_activation
 from ..rules.pepita import two_passes
+from ..store import find_record
 from ..train import initial_state
 
 Tensor = torch.Tensor
@@ -523,7 +527,6 @@ def accuracy_section(
     """Final accuracy of both rules by activation beside the initial gap, the verdict, what is
     not stored yet, and the finished runs (labelled for the figure)."""
     from ..experiments.ff import TRAINED_ACTIVATIONS, activation_lr
-    from .ff import missing_runs
 
     gap0 = gaps.set_index("activation")[f"F scale {GAP_SCALES[0]:g}"].to_dict()
     table, pairs = accuracy_by_activation(
@@ -554,3 +557,13 @@ def accuracy_section(
         "initialisation (F scale 0.05)"
     )
     return [(table, caption)], facts, fin
+
+
+def missing_runs(experiment: str, profile: str, results_dir: str | Path) -> tuple[int, float]:
+    """(number of the experiment's runs not stored, single-thread CPU hours to make them)."""
+    todo = [
+        c
+        for c in get_experiment(experiment).configs(profile)
+        if find_record(results_dir, experiment, c) is None
+    ]
+    return len(todo), sum(cpu_minutes_estimate(c) or 0.0 for c in todo) / 60

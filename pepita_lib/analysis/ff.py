@@ -9,13 +9,9 @@ FF's layer loss L = softplus(theta - G(x+)) + softplus(G(x-) - theta) has the gr
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import torch
 
-from ..experiments import get_experiment
-from ..experiments.ff import cpu_minutes_estimate
 from ..optim import dense
 from ..rules.ff import (
     FF_TOPDOWN_DEFAULTS,
@@ -26,7 +22,6 @@ from ..rules.ff import (
 )
 from ..rules.pepita import two_passes
 from ..rules.pepita_hebbian import hebbian_updates
-from ..store import find_record
 from .activations import seed_cell, seed_state64
 
 Tensor = torch.Tensor
@@ -35,16 +30,6 @@ Tensor = torch.Tensor
 def cosine(a: Tensor, b: Tensor) -> float:
     """cos(a, b) = <a, b> / (||a|| ||b||) over all entries."""
     return float((a * b).sum() / (a.norm() * b.norm()))
-
-
-def missing_runs(experiment: str, profile: str, results_dir: str | Path) -> tuple[int, float]:
-    """(number of the experiment's runs not stored, single-thread CPU hours to make them)."""
-    todo = [
-        c
-        for c in get_experiment(experiment).configs(profile)
-        if find_record(results_dir, experiment, c) is None
-    ]
-    return len(todo), sum(cpu_minutes_estimate(c) or 0.0 for c in todo) / 60
 
 
 def mean_initial_goodness(sizes: list[int], x: Tensor, f_scale: float = 0.05) -> float:
