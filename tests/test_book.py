@@ -311,3 +311,14 @@ def test_browser_renders_pages(built_book, tmp_path, page, title, figure):
     assert title in dom
     if figure:
         assert "<img" in dom and ".png" in dom, "the chapter shows a figure"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_chapter_opens_with_its_answer(built_book, stem):
+    """Every chapter's answer box ("In short") comes before its first section, so it is on
+    the reader's first screen."""
+    page = (built_book / "chapters" / f"{stem}.html").read_text()
+    article = page[page.find('<article class="bd-article"') :]  # the chapter, not the toc
+    box, first_section = article.find("In short"), article.find("<h2")
+    assert box != -1, f"{stem} has no 'In short' answer box"
+    assert first_section == -1 or box < first_section, f"{stem}: answer box after a section"
