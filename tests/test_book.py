@@ -322,3 +322,21 @@ def test_chapter_opens_with_its_answer(built_book, stem):
     box, first_section = article.find("In short"), article.find("<h2")
     assert box != -1, f"{stem} has no 'In short' answer box"
     assert first_section == -1 or box < first_section, f"{stem}: answer box after a section"
+
+
+def _code_lines(cell) -> int:
+    return len(cell.source.splitlines())
+
+
+def test_chapters_are_thin():
+    """Chapters load, call, plot and glue: analysis lives in the library, tested. The book's
+    chapters hold at most 1,500 lines of code in all, and no cell holds more than 40."""
+    cells = [
+        (path.stem, c)
+        for path in CHAPTERS
+        for c in nbformat.read(path, as_version=4).cells
+        if c.cell_type == "code"
+    ]
+    assert sum(_code_lines(c) for _, c in cells) <= 1500
+    long = [f"{stem}: {_code_lines(c)} lines" for stem, c in cells if _code_lines(c) > 40]
+    assert not long, long
