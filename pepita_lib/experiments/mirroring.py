@@ -30,10 +30,15 @@ WM_VARIANTS: dict[str, dict] = {
     "Fashion-MNIST and CIFAR-10, 3 seeds",
 )
 def _weight_mirroring(profile: str) -> list[TrainConfig]:
+    return _on_wm_datasets(profile, WM_VARIANTS)
+
+
+def _on_wm_datasets(profile: str, variants: dict[str, dict]) -> list[TrainConfig]:
+    """``variants`` on MNIST, Fashion-MNIST and CIFAR-10, each at PEPITA's rate there."""
     return [
         cfg
         for ds in ("mnist", "fashion_mnist", "cifar10")
-        for cfg in variant_grid(profile, WM_VARIANTS, dataset=ds, lr=paper_lr("pepita", ds))
+        for cfg in variant_grid(profile, variants, dataset=ds, lr=paper_lr("pepita", ds))
     ]
 
 
@@ -49,13 +54,7 @@ WM_GAIN_HELD = {"rule": "pepita_wm", "wm_hold_gain": True}
     "initial value (our variant), 1x1024, MNIST, Fashion-MNIST and CIFAR-10, 3 seeds",
 )
 def _wm_gain_held(profile: str) -> list[TrainConfig]:
-    return [
-        cfg
-        for ds in ("mnist", "fashion_mnist", "cifar10")
-        for cfg in variant_grid(
-            profile, {"gain held": WM_GAIN_HELD}, dataset=ds, lr=paper_lr("pepita", ds)
-        )
-    ]
+    return _on_wm_datasets(profile, {"gain held": WM_GAIN_HELD})
 
 
 # Why mirroring blows up on Fashion-MNIST: the first 30 epochs of two weight_mirroring cells
