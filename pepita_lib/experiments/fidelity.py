@@ -84,6 +84,7 @@ FIDELITY_SURVIVORS: dict[str, tuple[dict, ...]] = {
 FIDELITY_CHOICE: dict[str, dict] = {
     "DRTP (tanh), MNIST": {"lr": 0.01},
     "PEPITA + WD, MNIST": {"weight_decay": 3e-5},
+    "FA, CIFAR-10": {"lr": 0.001},
 }
 
 
