@@ -120,6 +120,9 @@ def cell_sentence(name: str, results_dir: str | Path) -> str:
         return f"{name}: {_where(name, results_dir)}."
     acc = final_accuracies(name, results_dir)
     chosen = label(FIDELITY_CHOICE[name])
+    val = val_percent(stage_records(name, "confirm", results_dir).get(chosen))
+    if val is not None:
+        chosen += f" ({val:.2f}% on the validation split after the full schedule)"
     if acc.empty:
         return f"{name}: chose {chosen}; its seed runs are not stored yet{published}."
     sd = f" ± {acc.std():.2f}" if len(acc) > 1 else ""
