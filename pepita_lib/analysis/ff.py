@@ -22,6 +22,7 @@ from ..rules.ff import (
 )
 from ..rules.pepita import two_passes
 from ..rules.pepita_hebbian import hebbian_updates
+from .activations import missing_runs as missing_runs  # the FF chapter calls it here
 from .activations import seed_cell, seed_state64
 
 Tensor = torch.Tensor
