@@ -10,7 +10,6 @@ from .rates import (
 )
 from .registry import (
     SEEDS,
-    paper_seeds,
     register,
     schedule,
     search_schedule,
@@ -108,8 +107,16 @@ def stage_configs(name: str, stage: str, profile: str = "paper") -> list[TrainCo
 STAGE_EXPERIMENT = {"search": "fidelity_search", "confirm": "fidelity_confirm", "final": "fidelity"}
 
 
-def _smoke_or(profile: str, paper: dict) -> dict:
-    return paper if profile == "paper" else {**schedule(profile), "val_size": 1000}
+def _stage_grid(stage: str, profile: str) -> list[TrainConfig]:
+    """One stage over every cell (``paper``), or CI's stand-in cell (``smoke``)."""
+    if profile == "paper":
+        return [cfg for name in FIDELITY_CELLS for cfg in stage_configs(name, stage)]
+    cell, smoke = _smoke_cell(), {**schedule(profile), "val_size": 1000}
+    if stage == "search":
+        return short_search(cell, smoke)
+    if stage == "confirm":
+        return confirmation(cell, cell.candidates[:KEEP], smoke)
+    return [cell.config(cell.candidates[0], seed=0, **schedule(profile))]
 
 
 @register(
@@ -118,9 +125,7 @@ def _smoke_or(profile: str, paper: dict) -> dict:
     "candidate value, 10 epochs without decay on a 10k validation split",
 )
 def _fidelity_search(profile: str) -> list[TrainConfig]:
-    sched = _smoke_or(profile, search_schedule(profile, SEARCH_EPOCHS))
-    cells = FIDELITY_CELLS.values() if profile == "paper" else [_smoke_cell()]
-    return [cfg for cell in cells for cfg in short_search(cell, sched)]
+    return _stage_grid("search", profile)
 
 
 @register(
@@ -129,14 +134,7 @@ def _fidelity_search(profile: str) -> list[TrainConfig]:
     "(100 epochs, decay at 60 and 90) on the same 10k validation split",
 )
 def _fidelity_confirm(profile: str) -> list[TrainConfig]:
-    full = _smoke_or(profile, {**schedule(profile), "val_size": VAL_SIZE})
-    if profile != "paper":
-        return confirmation(_smoke_cell(), _smoke_cell().candidates[:KEEP], full)
-    return [
-        cfg
-        for name, kept in FIDELITY_SURVIVORS.items()
-        for cfg in confirmation(FIDELITY_CELLS[name], kept, full)
-    ]
+    return _stage_grid("confirm", profile)
 
 
 @register(
@@ -144,17 +142,7 @@ def _fidelity_confirm(profile: str) -> list[TrainConfig]:
     "the compared cells at their chosen values, full schedule, test set, 5 seeds",
 )
 def _fidelity(profile: str) -> list[TrainConfig]:
-    sched = schedule(profile)
-    chosen = (
-        {name: FIDELITY_CELLS[name] for name in FIDELITY_CHOICE}
-        if profile == "paper"
-        else {"smoke": _smoke_cell()}
-    )
-    return [
-        cell.config(FIDELITY_CHOICE.get(name, cell.candidates[0]), seed=seed, **sched)
-        for name, cell in chosen.items()
-        for seed in paper_seeds(profile, SEEDS)
-    ]
+    return _stage_grid("final", profile)
 
 
 def _smoke_cell() -> Cell:
